@@ -1,0 +1,284 @@
+"""Reading, validating and loading a data bundle: all or nothing, idempotent, every real change an event."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.catalog import schema
+from bot.search import index
+from bot.store import models
+
+FILES: dict[str, type[BaseModel]] = {
+    "report.yaml": schema.ReportFile,
+    "topics.yaml": schema.TopicsFile,
+    "glossary.yaml": schema.GlossaryFile,
+    "insights.yaml": schema.InsightsFile,
+    "metrics.yaml": schema.MetricsFile,
+    "policies.yaml": schema.PoliciesFile,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    item: str | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f" [{self.item}]" if self.item else "") + (f" {self.field}" if self.field else "")
+        return f"{where}: {self.message}"
+
+
+class DataError(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(map(str, self.problems)))
+
+
+@dataclass
+class Bundle:
+    path: Path
+    checksum: str
+    report: schema.ReportFile
+    topics: list[schema.Topic] = field(default_factory=list)
+    glossary: list[schema.GlossaryTerm] = field(default_factory=list)
+    insights: list[schema.Insight] = field(default_factory=list)
+    metrics: list[schema.Metric] = field(default_factory=list)
+    policies: list[schema.PolicyItem] = field(default_factory=list)
+
+
+@dataclass
+class LoadResult:
+    source: str
+    created: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    events: list[models.Event] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return len(self.events)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_bundle(path: Path) -> Bundle:
+    """Parse and validate every file of the bundle at `path`; raise DataError listing every problem found."""
+    if not path.is_dir():
+        raise DataError([Problem(str(path), None, None, "not a directory of data files")])
+    problems: list[Problem] = []
+    parsed: dict[str, BaseModel] = {}
+    digest = hashlib.sha256()
+    for name, model in FILES.items():
+        file = path / name
+        if not file.exists():
+            if name == "report.yaml":
+                problems.append(Problem(str(file), None, None, "missing: every bundle needs its report.yaml"))
+            continue
+        raw_bytes = file.read_bytes()
+        digest.update(name.encode() + b"\0" + raw_bytes)
+        try:
+            raw = yaml.safe_load(raw_bytes.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            problems.append(Problem(str(file), None, None, f"not valid YAML: {error}"))
+            continue
+        try:
+            parsed[name] = model.model_validate(raw)
+        except ValidationError as error:
+            problems.extend(_problems(str(file), raw, error))
+    if problems:
+        raise DataError(problems)
+    report = parsed["report.yaml"]
+    assert isinstance(report, schema.ReportFile)
+    bundle = Bundle(path=path, checksum=digest.hexdigest(), report=report)
+    for name, attribute in (
+        ("topics.yaml", "topics"),
+        ("glossary.yaml", "glossary"),
+        ("insights.yaml", "insights"),
+        ("metrics.yaml", "metrics"),
+        ("policies.yaml", "policies"),
+    ):
+        if name in parsed:
+            setattr(bundle, attribute, getattr(parsed[name], attribute))
+    return bundle
+
+
+def _problems(file: str, raw: Any, error: ValidationError) -> Iterable[Problem]:
+    for detail in error.errors():
+        loc = list(detail["loc"])
+        item = None
+        # A list item's location is (list name, index, field...): name the item by its id rather than its index.
+        if len(loc) >= 2 and isinstance(loc[1], int) and isinstance(raw, Mapping):
+            entries = raw.get(str(loc[0])) or []
+            entry = entries[loc[1]] if loc[1] < len(entries) else None
+            ident = entry.get("id", entry.get("number", entry.get("slug"))) if isinstance(entry, Mapping) else None
+            item = str(ident) if ident is not None else f"#{loc[1] + 1}"
+            loc = loc[2:]
+        yield Problem(file, item, ".".join(map(str, loc)) or None, detail["msg"])
+
+
+def check_references(session: Session, bundle: Bundle) -> None:
+    """Ids unique; topics and insights referenced exist, in the bundle or already in the store."""
+    problems: list[Problem] = []
+    topics = {t.slug for t in bundle.topics} | set(session.scalars(select(models.Topic.slug)))
+    insights = {i.number for i in bundle.insights} | set(session.scalars(select(models.Insight.number)))
+    for insight in bundle.insights:
+        if insight.topic not in topics:
+            problems.append(Problem("insights.yaml", str(insight.number), "topic", f"unknown topic {insight.topic!r}"))
+    seen: dict[str, str] = {}
+    for file, items in (("metrics.yaml", bundle.metrics), ("policies.yaml", bundle.policies)):
+        for item in items:
+            if item.id in seen:
+                problems.append(Problem(file, item.id, "id", f"duplicate id (also in {seen[item.id]})"))
+            seen[item.id] = file
+            if item.insight not in insights:
+                problems.append(Problem(file, item.id, "insight", f"unknown insight {item.insight}"))
+            problems.extend(
+                Problem(file, item.id, "topics", f"unknown topic {slug!r}")
+                for slug in item.topics
+                if slug not in topics
+            )
+    if problems:
+        raise DataError([Problem(str(bundle.path / p.file), p.item, p.field, p.message) for p in problems])
+
+
+def load_bundle(session: Session, bundle: Bundle) -> LoadResult:
+    """Merge the bundle into the store (the caller's transaction). Loading the same bundle again changes nothing."""
+    check_references(session, bundle)
+    source = f"{bundle.report.id} ({bundle.path})"
+    result = LoadResult(source=source)
+    report_id = bundle.report.id
+    _merge(session, result, "report", models.Report, report_id, _fields(bundle.report))
+    for topic in bundle.topics:
+        _merge(session, result, "topic", models.Topic, topic.slug, _fields(topic))
+    _merge_glossary(session, bundle.glossary)
+    session.flush()
+    for insight in bundle.insights:
+        row = _merge(
+            session, result, "insight", models.Insight, insight.number, {**_fields(insight), "report_id": report_id}
+        )
+        _merge_topics(session, result, "insight", str(insight.number), [insight.topic])
+        index.refresh(session, row)
+    session.flush()
+    for metric in bundle.metrics:
+        values = {**_fields(metric, exclude={"topics"}), "report_id": report_id}
+        row = _merge(session, result, "metric", models.Metric, metric.id, values)
+        _merge_topics(session, result, "metric", metric.id, metric.topics)
+        index.refresh(session, row)
+    for policy in bundle.policies:
+        values = {**_fields(policy, exclude={"topics"}), "report_id": report_id}
+        row = _merge(session, result, "policy", models.PolicyItem, policy.id, values)
+        _merge_topics(session, result, "policy", policy.id, policy.topics)
+        index.refresh(session, row)
+    session.flush()
+    if result.events:
+        load = models.DataLoad(
+            source=str(bundle.path), report_id=report_id, checksum=bundle.checksum, changes=len(result.events)
+        )
+        session.add(load)
+        session.flush()
+        for event in result.events:
+            event.load_id = load.id
+        session.flush()
+    return result
+
+
+def _fields(model: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
+    values = model.model_dump(exclude=exclude)
+    # Decimals are stored as their exact text, so 1.27 stays 1.27 on every database.
+    return {
+        key: (str(value) if key in {"value", "value_en"} and value is not None else value)
+        for key, value in values.items()
+    }
+
+
+R = TypeVar("R", bound=models.Base)
+
+
+def _merge(session: Session, result: LoadResult, kind: str, model: type[R], key: object, values: dict[str, Any]) -> R:
+    row = session.get(model, key)
+    item_id = str(key)
+    if row is None:
+        row = model(**values)
+        session.add(row)
+        result.created += 1
+        _event(session, result, kind, item_id, "created", None, _label(values))
+        return row
+    changed = False
+    for name, new in values.items():
+        old = getattr(row, name)
+        if old != new:
+            setattr(row, name, new)
+            changed = True
+            _event(session, result, kind, item_id, name, old, new)
+    if changed:
+        result.changed += 1
+    else:
+        result.unchanged += 1
+    return row
+
+
+def _label(values: Mapping[str, Any]) -> str | None:
+    for name in ("title_zh", "label_zh", "name_zh"):
+        if values.get(name):
+            return str(values[name])
+    return None
+
+
+def _event(session: Session, result: LoadResult, kind: str, item_id: str, name: str, old: Any, new: Any) -> None:
+    event = models.Event(
+        kind=kind,
+        item_id=item_id,
+        field=name,
+        old_value=None if old is None else str(old),
+        new_value=None if new is None else str(new),
+        source=result.source,
+    )
+    session.add(event)
+    result.events.append(event)
+
+
+def _merge_topics(session: Session, result: LoadResult, kind: str, item_id: str, topics: Sequence[str]) -> None:
+    rows = session.scalars(
+        select(models.ItemTopic)
+        .where(models.ItemTopic.kind == kind, models.ItemTopic.item_id == item_id)
+        .order_by(models.ItemTopic.position)
+    ).all()
+    old = [row.topic for row in rows]
+    if old == list(topics):
+        return
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    session.add_all(models.ItemTopic(kind=kind, item_id=item_id, topic=t, position=i) for i, t in enumerate(topics))
+    if old:  # a new item's topics are part of its creation event
+        _event(session, result, kind, item_id, "topics", ",".join(old), ",".join(topics))
+
+
+def _merge_glossary(session: Session, terms: Sequence[schema.GlossaryTerm]) -> None:
+    existing = set(session.execute(select(models.GlossaryTerm.en, models.GlossaryTerm.zh)).tuples())
+    for term in terms:
+        for zh in term.zh:
+            if (term.en, zh) not in existing:
+                session.add(models.GlossaryTerm(en=term.en, zh=zh))
+                existing.add((term.en, zh))
+
+
+def summary(result: LoadResult) -> str:
+    if not result.events:
+        return f"{result.source}: no changes ({result.unchanged} items already up to date)"
+    return (
+        f"{result.source}: {result.created} created, {result.changed} changed, {result.unchanged} unchanged; "
+        f"{result.changes} change events recorded"
+    )

@@ -1,0 +1,173 @@
+"""`bot` on the command line. Each command is a short wrapper around a domain function; imports stay lazy so that
+`bot ask` starts fast (Slack's libraries are only imported by the commands that serve Slack)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.render import Lang
+    from bot.services import Services
+
+log = logging.getLogger("bot")
+
+
+def _services() -> Services:
+    from bot.services import create_services
+
+    return create_services()
+
+
+def _ready_services() -> Services:
+    from bot.services import ensure_ready
+
+    services = _services()
+    ensure_ready(services)
+    return services
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.store.db import upgrade
+
+    upgrade(_services().engine, args.revision)
+    print(f"database at revision {args.revision}")
+    return 0
+
+
+def _read(path: Path) -> object:
+    from bot.catalog.loader import DataError, read_bundle
+
+    try:
+        return read_bundle(path)
+    except DataError as error:
+        print(f"{path}: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def cmd_data_load(args: argparse.Namespace) -> int:
+    from bot.catalog.loader import DataError, load_bundle, summary
+    from bot.store.db import is_migrated, upgrade
+
+    services = _services()
+    path = Path(args.path or services.settings.data_dir)
+    bundle = _read(path)
+    if bundle is None:
+        return 1
+    if not is_migrated(services.engine):
+        upgrade(services.engine)
+    try:
+        with services.session_factory.begin() as session:
+            print(summary(load_bundle(session, bundle)))  # type: ignore[arg-type]
+    except DataError as error:
+        print(f"{path}: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from bot.catalog.loader import Bundle
+
+    path = Path(args.path or _services().settings.data_dir)
+    bundle = _read(path)
+    if not isinstance(bundle, Bundle):
+        return 1
+    print(
+        f"{path}: valid ({len(bundle.insights)} insights, {len(bundle.metrics)} metrics, "
+        f"{len(bundle.policies)} policy items, {len(bundle.topics)} topics, {len(bundle.glossary)} glossary terms)"
+    )
+    return 0
+
+
+def _ask(services: Services, text: str, lang: Lang | None, as_json: bool) -> str:
+    from bot.commands.answers import answer
+
+    with services.session_factory() as session:
+        reply = answer(session, text, lang=lang)
+    rendered = services.renderer.render(reply, for_slack=as_json)
+    if as_json:
+        payload = {"response_type": rendered.response_type, "text": rendered.text, "blocks": rendered.blocks}
+        return json.dumps(payload, ensure_ascii=False, indent=2)
+    return rendered.text
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    text = " ".join(args.text)
+    print(_ask(_ready_services(), text, args.lang, args.json))
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    services = _ready_services()
+    print("Type a command as you would after /insights (help, list, 3, 直播销售额 ...); quit or Ctrl-D to leave.")
+    while True:
+        try:
+            line = input("insights> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if line.strip().lower() in {"quit", "exit", "q", "退出"}:
+            return 0
+        print(_ask(services, line, args.lang, False))
+        print()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    services = _ready_services()
+    if not services.settings.has_slack_credentials:
+        log.warning("no Slack credentials set: opening the local console (see README, 'Connect to Slack')")
+        return cmd_console(args)
+    print(
+        "Slack credentials are set, but the Slack app is not part of this build yet; unset them to use the console.",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot", description="Digital-economy insights bot")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="database migrations").add_subparsers(dest="db_command", required=True)
+    upgrade = db.add_parser("upgrade", help="migrate the database to the latest revision")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    data = commands.add_parser("data", help="report data").add_subparsers(dest="data_command", required=True)
+    load = data.add_parser("load", help="load a data bundle (default: the bundled report)")
+    load.add_argument("path", nargs="?")
+    load.set_defaults(func=cmd_data_load)
+    check = data.add_parser("check", help="validate a data bundle without writing")
+    check.add_argument("path", nargs="?")
+    check.set_defaults(func=cmd_data_check)
+
+    ask = commands.add_parser("ask", help="print the reply /insights TEXT would get")
+    ask.add_argument("--channel", help="Slack channel id the command comes from")
+    ask.add_argument("--user", help="Slack user id of the caller")
+    ask.add_argument("--team", help="Slack team (workspace) id")
+    ask.add_argument("--lang", choices=["zh", "en"], help="reply language (default: the question's)")
+    ask.add_argument("--json", action="store_true", help="print the Block Kit JSON Slack would receive")
+    ask.add_argument("text", nargs="*", help="the command text, e.g. 直播销售额 or 'show 3'")
+    ask.set_defaults(func=cmd_ask)
+
+    for name, func, text in (("console", cmd_console, "interactive prompt"), ("run", cmd_run, "start the bot")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--lang", choices=["zh", "en"], help="reply language (default: the question's)")
+        sub.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    result: int = args.func(args)
+    return result

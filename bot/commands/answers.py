@@ -1,0 +1,152 @@
+"""Answering a command: parse, query the store, and hand back a Reply for the renderer. No Slack here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.commands.parser import Command, UsageError, closest_command, parse
+from bot.render import Lang, Reply
+from bot.search import query as search
+from bot.store import queries
+
+PAGE_SIZE = 8  # items per reply: with headers and citations this stays far inside Slack's 50 blocks
+KIND_ORDER = ("metric", "policy", "insight")
+
+
+@dataclass(frozen=True)
+class Group:
+    kind: str
+    items: list[Any]
+
+
+def answer(session: Session, text: str, *, lang: Lang | None = None, offset: int = 0) -> Reply:
+    """The reply to `/insights <text>`; a usage error becomes a friendly reply, never an exception."""
+    try:
+        command = parse(text, lang)
+    except UsageError as error:
+        return Reply(
+            "usage", error.lang, {"message": error.zh if error.lang == "zh" else error.en, "example": error.example}
+        )
+    if not queries.has_data(session=session):
+        return Reply("no_data", command.lang)
+    return HANDLERS[command.name](session, command, max(offset, 0))
+
+
+def _base(session: Session) -> dict[str, Any]:
+    return {
+        "report": queries.report(session=session),
+        "insights": {i.number: i for i in queries.insights(session=session)},
+    }
+
+
+def help_reply(session: Session, command: Command, offset: int) -> Reply:
+    return Reply("help", command.lang, {"report": queries.report(session=session)})
+
+
+def list_reply(session: Session, command: Command, offset: int) -> Reply:
+    return Reply("list", command.lang, {**_base(session), "items": queries.insights(session=session)})
+
+
+def show_reply(session: Session, command: Command, offset: int) -> Reply:
+    number = int(command.arg)
+    insight = queries.insight(number, session=session)
+    if insight is None:
+        return Reply("usage", command.lang, {"message": "", "example": "list"})
+    metrics = queries.items_of_insight("metric", number, session=session)
+    policies = queries.items_of_insight("policy", number, session=session)
+    return Reply(
+        "insight",
+        command.lang,
+        {
+            **_base(session),
+            "insight": insight,
+            "metrics": metrics[:PAGE_SIZE],
+            "metric_total": len(metrics),
+            "policies": policies[:PAGE_SIZE],
+            "policy_total": len(policies),
+        },
+    )
+
+
+def topics_reply(session: Session, command: Command, offset: int) -> Reply:
+    return Reply("topics", command.lang, {"topics": queries.topics(session=session)})
+
+
+def kind_reply(session: Session, command: Command, offset: int) -> Reply:
+    """`metric [query or topic]` and `policy [query or topic]`."""
+    kind = command.name
+    topic = queries.find_topic(command.arg, session=session) if command.arg else None
+    if not command.arg or topic is not None:
+        items, total = queries.items_by_topic(
+            kind, topic.slug if topic else None, session=session, limit=PAGE_SIZE, offset=offset
+        )
+        return _results(session, command, [Group(kind, items)] if items else [], total, offset, topic=topic)
+    return _search(session, command, offset, kinds=(kind,))
+
+
+def search_reply(session: Session, command: Command, offset: int) -> Reply:
+    return _search(session, command, offset, kinds=())
+
+
+def _search(session: Session, command: Command, offset: int, kinds: tuple[str, ...]) -> Reply:
+    parsed = search.parse_query(command.arg, search.load_glossary(session))
+    result = search.search(session, parsed, kinds=kinds, limit=PAGE_SIZE, offset=offset)
+    rows: dict[str, dict[str, Any]] = {}
+    for kind in KIND_ORDER:
+        ids = [hit.item_id for hit in result.hits if hit.kind == kind]
+        if ids:
+            rows[kind] = queries.items_by_ids(kind, ids, session=session)
+    # Grouped by kind, the groups in the order of their best hit, each group in rank order.
+    order = list(dict.fromkeys(hit.kind for hit in result.hits))
+    groups = [Group(kind, [rows[kind][h.item_id] for h in result.hits if h.kind == kind]) for kind in order]
+    extra: dict[str, Any] = {"mode": result.mode, "glossed": parsed.glossed}
+    if not result.hits:
+        extra.update(
+            suggestions=queries.suggest_titles(command.arg, session=session) if command.lang == "zh" else [],
+            did_you_mean=closest_command(command.arg),
+            topics=queries.topics(session=session),
+        )
+    return _results(session, command, groups, result.total, offset, **extra)
+
+
+def _results(session: Session, command: Command, groups: list[Group], total: int, offset: int, **extra: Any) -> Reply:
+    shown = sum(len(group.items) for group in groups)
+    topics = {}
+    for group in groups:
+        if group.kind != "insight":
+            topics.update(queries.topics_of(group.kind, [i.id for i in group.items], session=session))
+    context = {
+        **_base(session),
+        "command": command.name,
+        "query": command.arg,
+        "groups": groups,
+        "total": total,
+        "offset": offset,
+        "shown": shown,
+        "remaining": max(total - offset - shown, 0),
+        "item_topics": topics,
+        "truncated": command.truncated,
+        "topic": None,
+        "mode": "all",
+        "suggestions": [],
+        "did_you_mean": None,
+        "topics": [],
+        "glossed": (),
+    }
+    context.update(extra)
+    return Reply("results", command.lang, context)
+
+
+HANDLERS: dict[str, Callable[[Session, Command, int], Reply]] = {
+    "help": help_reply,
+    "list": list_reply,
+    "show": show_reply,
+    "topics": topics_reply,
+    "metric": kind_reply,
+    "policy": kind_reply,
+    "search": search_reply,
+}

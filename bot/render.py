@@ -1,0 +1,190 @@
+"""Replies become Block Kit JSON and a plain-text fallback through Jinja2 templates (templates/<name>.json.j2 and
+templates/<name>.txt.j2). Every string from data or users passes the mrkdwn escape, so no input can become a
+mention, a channel ping or a disguised link; JSON is produced with tojson only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+
+from bot import PROJECT_ROOT
+
+Lang = Literal["zh", "en"]
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+# Slack's documented Block Kit limits, enforced while rendering and checked again by check_blocks.
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_FIELDS = 10
+MAX_BUTTON_VALUE = 2000
+MAX_ACTION_ID = 255
+MAX_BUTTON_TEXT = 75
+MAX_MESSAGE_TEXT = 40000
+
+
+@dataclass
+class Reply:
+    """What a command answers: which template, with what, in which language, seen by whom."""
+
+    template: str
+    lang: Lang
+    context: dict[str, Any] = field(default_factory=dict)
+    response_type: Literal["ephemeral", "in_channel"] = "ephemeral"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    blocks: list[dict[str, Any]]
+    text: str
+    response_type: str
+
+
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def escape_mrkdwn(value: object, limit: int | None = None) -> str:
+    """Escape &, < and > as Slack asks; with a limit, cut between characters so no entity is ever split."""
+    text = str(value)
+    escaped = "".join(_ESCAPES.get(char, char) for char in text)
+    if limit is None or len(escaped) <= limit:
+        return escaped
+    out: list[str] = []
+    size = 0
+    for char in text:
+        piece = _ESCAPES.get(char, char)
+        if size + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out) + "…"
+
+
+def clip(value: object, limit: int) -> str:
+    """Cut to `limit` characters with an ellipsis, never inside an escape such as &amp;."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    amp = cut.rfind("&", max(len(cut) - 5, 0))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+_QUALIFIERS = {
+    "about": ("约", "about"),
+    "over": ("超过", "over"),
+    "nearly": ("近", "nearly"),
+    "up_to": ("高达", "up to"),
+    "at_least": ("至少", "at least"),
+}
+
+
+def _number(value: str | Decimal | None) -> str:
+    if value is None:
+        return ""
+    number = Decimal(str(value))
+    text = f"{number:,f}" if abs(number) >= 10000 else f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def figure(metric: Any, lang: Lang) -> str:
+    """A metric's value as a reader says it: 约50%, 1.27万亿元, over 73 million jobs."""
+    display = getattr(metric, f"display_{lang}")
+    if display:
+        return str(display)
+    qualifier = _QUALIFIERS.get(metric.qualifier or "", ("", ""))
+    if lang == "zh":
+        return f"{qualifier[0]}{_number(metric.value)}{metric.unit_zh}"
+    number = _number(metric.value_en if metric.value_en is not None else metric.value)
+    unit = metric.unit_en or ""
+    joined = number + unit if unit.startswith("%") or not unit else f"{number} {unit}"
+    return f"{qualifier[1]} {joined}".strip()
+
+
+@pass_context
+def _tr(context: Context, zh: str, en: str) -> str:
+    return zh if context["lang"] == "zh" else en
+
+
+@pass_context
+def _field(context: Context, obj: Any, name: str) -> Any:
+    """obj.<name>_zh or obj.<name>_en by the reply's language."""
+    return getattr(obj, f"{name}_{context['lang']}")
+
+
+@pass_context
+def _esc(context: Context, value: object, limit: int | None = None) -> str:
+    # Plain text for a terminal is shown as is; anything bound for Slack is escaped.
+    if context.get("for_slack", True):
+        return escape_mrkdwn(value, limit)
+    return clip(value, limit) if limit else str(value)
+
+
+def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        undefined=StrictUndefined,
+        autoescape=False,  # noqa: S701 - the output is JSON and mrkdwn, not HTML: see the mrkdwn filter
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        extensions=["jinja2.ext.do"],
+    )
+    env.filters.update(mrkdwn=_esc, clip=clip, figure=figure)
+    env.globals.update(tr=_tr, field=_field, MAX_SECTION_TEXT=MAX_SECTION_TEXT, MAX_HEADER_TEXT=MAX_HEADER_TEXT)
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+    return env
+
+
+class Renderer:
+    def __init__(self, env: Environment | None = None) -> None:
+        self.env = env or make_environment()
+
+    def render(self, reply: Reply, *, for_slack: bool = True) -> Rendered:
+        context = {**reply.context, "lang": reply.lang, "for_slack": True}
+        raw = self.env.get_template(f"{reply.template}.json.j2").render(context)
+        blocks = json.loads(raw)
+        text_context = {**context, "for_slack": for_slack}
+        text = self.env.get_template(f"{reply.template}.txt.j2").render(text_context).strip()
+        return Rendered(blocks=blocks, text=clip(text, MAX_MESSAGE_TEXT), response_type=reply.response_type)
+
+
+def check_blocks(blocks: list[dict[str, Any]]) -> list[str]:
+    """Every way `blocks` breaks a Block Kit limit (empty when Slack would accept them)."""
+    problems: list[str] = []
+    if not blocks:
+        problems.append("no blocks")
+    if len(blocks) > MAX_BLOCKS:
+        problems.append(f"{len(blocks)} blocks")
+    for i, block in enumerate(blocks):
+        kind = block.get("type")
+        text = block.get("text", {})
+        if kind == "header" and len(text.get("text", "")) > MAX_HEADER_TEXT:
+            problems.append(f"block {i}: header too long")
+        if kind == "section":
+            if len(text.get("text", "")) > MAX_SECTION_TEXT:
+                problems.append(f"block {i}: section text too long")
+            if not text.get("text", "").strip() and not block.get("fields"):
+                problems.append(f"block {i}: empty section")
+            if len(block.get("fields", [])) > MAX_FIELDS:
+                problems.append(f"block {i}: too many fields")
+        if kind == "context" and not 0 < len(block.get("elements", [])) <= MAX_CONTEXT_ELEMENTS:
+            problems.append(f"block {i}: context elements")
+        for element in block.get("elements", []) if kind == "actions" else []:
+            if len(element.get("value", "")) > MAX_BUTTON_VALUE:
+                problems.append(f"block {i}: button value too long")
+            if len(element.get("action_id", "")) > MAX_ACTION_ID:
+                problems.append(f"block {i}: action_id too long")
+            if len(element.get("text", {}).get("text", "")) > MAX_BUTTON_TEXT:
+                problems.append(f"block {i}: button text too long")
+    return problems

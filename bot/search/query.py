@@ -1,0 +1,217 @@
+"""Ranked bilingual search over search_docs, with one query shape for SQLite (FTS5) and PostgreSQL (GIN tsvector).
+
+A query is an AND of groups; a group is an OR of alternatives; an alternative is an AND of tokens. An English phrase
+found in the glossary becomes one group whose alternatives are its own words and each Chinese term, so
+"livestream sales" finds 直播销售额 as well as the English label.
+
+Ranking is in tiers that both databases compute identically: 0 an exact title (label) hit, 1 every group found in
+the title, 2 a passing mention. Within a tier, bm25 (SQLite) or ts_rank (PostgreSQL) orders, then the row id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from bot.search.text import CJK_CHAR, title_key, tokens, unique
+from bot.store.models import GlossaryTerm
+
+Alternative = tuple[str, ...]
+Group = tuple[Alternative, ...]
+Mode = Literal["all", "any", "char"]
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    text: str
+    groups: tuple[Group, ...]
+    glossed: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (english phrase, chinese terms) that were used
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.groups
+
+    @property
+    def single_char(self) -> str | None:
+        """The one CJK character of a one-character query, which bigrams cannot find."""
+        if len(self.groups) == 1 and len(self.groups[0]) == 1 and len(self.groups[0][0]) == 1:
+            token = self.groups[0][0][0]
+            if len(token) == 1 and CJK_CHAR.match(token):
+                return token
+        return None
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    item_id: str
+    tier: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: ParsedQuery
+    hits: list[Hit]
+    total: int
+    mode: Mode
+    kinds: tuple[str, ...] = field(default=())
+
+
+def load_glossary(session: Session) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """English phrase (as tokens) -> Chinese terms."""
+    glossary: dict[tuple[str, ...], list[str]] = {}
+    for en, zh in session.execute(select(GlossaryTerm.en, GlossaryTerm.zh).order_by(GlossaryTerm.id)):
+        glossary.setdefault(tuple(tokens(en)), []).append(zh)
+    return {phrase: tuple(terms) for phrase, terms in glossary.items() if phrase}
+
+
+def parse_query(raw: str, glossary: dict[tuple[str, ...], tuple[str, ...]]) -> ParsedQuery:
+    words = tokens(raw, query=True)
+    used = [False] * len(words)
+    groups: list[tuple[int, Group]] = []
+    glossed: list[tuple[str, tuple[str, ...]]] = []
+    # Longest glossary phrases first, so "cross border e commerce" wins over "e commerce".
+    for phrase in sorted(glossary, key=len, reverse=True):
+        size = len(phrase)
+        for start in range(len(words) - size + 1):
+            if tuple(words[start : start + size]) == phrase and not any(used[start : start + size]):
+                for i in range(start, start + size):
+                    used[i] = True
+                terms = glossary[phrase]
+                alternatives = unique_alternatives([phrase, *(tuple(tokens(term)) for term in terms)])
+                groups.append((start, alternatives))
+                glossed.append((" ".join(phrase), terms))
+    groups.extend((i, ((word,),)) for i, word in enumerate(words) if not used[i])
+    groups.sort(key=lambda pair: pair[0])
+    deduped = tuple(dict.fromkeys(group for _, group in groups))
+    return ParsedQuery(text=" ".join(raw.split()), groups=deduped, glossed=tuple(glossed))
+
+
+def unique_alternatives(alternatives: Sequence[tuple[str, ...]]) -> Group:
+    return tuple(dict.fromkeys(alt for alt in alternatives if alt))
+
+
+def _fts_expr(groups: Sequence[Group], *, any_token: bool = False) -> str:
+    def quote(token: str) -> str:
+        return '"' + token.replace('"', '""') + '"'
+
+    if any_token:
+        return " OR ".join(quote(t) for t in _all_tokens(groups))
+    return " AND ".join(
+        "(" + " OR ".join("(" + " AND ".join(quote(t) for t in alt) + ")" for alt in group) + ")" for group in groups
+    )
+
+
+def _tsquery(groups: Sequence[Group], *, any_token: bool = False, weight: str = "") -> str:
+    def quote(token: str) -> str:
+        return "'" + token.replace("'", "''") + "'" + (f":{weight}" if weight else "")
+
+    if any_token:
+        return " | ".join(quote(t) for t in _all_tokens(groups))
+    return " & ".join(
+        "(" + " | ".join("(" + " & ".join(quote(t) for t in alt) + ")" for alt in group) + ")" for group in groups
+    )
+
+
+def _all_tokens(groups: Sequence[Group]) -> list[str]:
+    return unique(token for group in groups for alt in group for token in alt)
+
+
+def _filters(kinds: Sequence[str], topic: str | None) -> tuple[str, dict[str, object]]:
+    sql = ""
+    params: dict[str, object] = {}
+    if kinds:
+        names = [f"kind{i}" for i in range(len(kinds))]
+        sql += " AND d.kind IN (" + ", ".join(":" + n for n in names) + ")"
+        params.update(zip(names, kinds, strict=True))
+    if topic:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM item_topics t WHERE t.kind = d.kind AND t.item_id = d.item_id"
+            " AND t.topic = :topic)"
+        )
+        params["topic"] = topic
+    return sql, params
+
+
+def search(
+    session: Session,
+    query: ParsedQuery,
+    *,
+    kinds: Sequence[str] = (),
+    topic: str | None = None,
+    limit: int = 10,
+    offset: int = 0,
+) -> SearchResult:
+    """All groups must match; failing that, any token (closest results); one CJK character falls back to LIKE."""
+    if query.is_empty:
+        return SearchResult(query, [], 0, "all", tuple(kinds))
+    char = query.single_char
+    if char is not None:
+        return _run(session, query, "char", kinds, topic, limit, offset)
+    result = _run(session, query, "all", kinds, topic, limit, offset)
+    if result.total == 0 and len(_all_tokens(query.groups)) > 1:
+        return _run(session, query, "any", kinds, topic, limit, offset)
+    return result
+
+
+def _run(
+    session: Session,
+    query: ParsedQuery,
+    mode: Mode,
+    kinds: Sequence[str],
+    topic: str | None,
+    limit: int,
+    offset: int,
+) -> SearchResult:
+    dialect = session.get_bind().dialect.name
+    filter_sql, params = _filters(kinds, topic)
+    key = title_key(query.text)
+    params.update(key=key, limit=limit, offset=offset)
+    exact = "(d.title_key_zh = :key OR d.title_key_en = :key)"
+    if mode == "char":
+        params.update(pattern=f"%{query.single_char}%")
+        sql = (
+            f"SELECT d.kind, d.item_id, CASE WHEN {exact} THEN 0 WHEN d.title_tokens LIKE :pattern THEN 1 ELSE 2 END"
+            " AS tier, count(*) OVER () AS total FROM search_docs d"
+            f" WHERE (d.title_tokens LIKE :pattern OR d.body_tokens LIKE :pattern){filter_sql}"
+            " ORDER BY tier, d.id LIMIT :limit OFFSET :offset"
+        )
+    elif dialect == "sqlite":
+        params.update(expr=_fts_expr(query.groups, any_token=mode == "any"))
+        params.update(title_expr="title_tokens : (" + _fts_expr(query.groups) + ")")
+        sql = (
+            f"SELECT d.kind, d.item_id, CASE WHEN {exact} THEN 0"
+            " WHEN d.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH :title_expr) THEN 1 ELSE 2 END"
+            " AS tier, count(*) OVER () AS total"
+            " FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid"
+            f" WHERE search_fts MATCH :expr{filter_sql}"
+            " ORDER BY tier, bm25(search_fts, 10.0, 1.0), d.id LIMIT :limit OFFSET :offset"
+        )
+    else:
+        params.update(expr=_tsquery(query.groups, any_token=mode == "any"))
+        params.update(title_expr=_tsquery(query.groups, weight="A"))
+        sql = (
+            f"SELECT d.kind, d.item_id, CASE WHEN {exact} THEN 0"
+            " WHEN d.search_vector @@ to_tsquery('simple', :title_expr) THEN 1 ELSE 2 END"
+            " AS tier, count(*) OVER () AS total"
+            " FROM search_docs d"
+            f" WHERE d.search_vector @@ to_tsquery('simple', :expr){filter_sql}"
+            " ORDER BY tier, ts_rank(d.search_vector, to_tsquery('simple', :expr)) DESC, d.id"
+            " LIMIT :limit OFFSET :offset"
+        )
+    rows = session.execute(text(sql), params).all()
+    total = int(rows[0].total) if rows else _count_past_end(session, query, mode, kinds, topic, offset)
+    return SearchResult(query, [Hit(r.kind, r.item_id, int(r.tier)) for r in rows], total, mode, tuple(kinds))
+
+
+def _count_past_end(
+    session: Session, query: ParsedQuery, mode: Mode, kinds: Sequence[str], topic: str | None, offset: int
+) -> int:
+    # An offset past the last hit returns no rows and so no window count; ask for the first row instead.
+    if offset == 0:
+        return 0
+    return _run(session, query, mode, kinds, topic, 1, 0).total

@@ -1,0 +1,53 @@
+"""The one factory: settings in, everything the CLI, the Slack app and the clock need out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.render import Renderer
+from bot.settings import Settings
+from bot.store import db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    renderer: Renderer
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def create_services(settings: Settings | None = None, **overrides: Any) -> Services:
+    """Build the services from settings; tests pass overrides (database_url=..., data_dir=...)."""
+    settings = settings or Settings()
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+        settings = Settings.model_validate(settings.model_dump())
+    engine = db.make_engine(settings.database_url)
+    return Services(settings, engine, db.make_session_factory(engine), Renderer())
+
+
+def ensure_ready(services: Services) -> None:
+    """Migrate an unmigrated database and load the bundled data into an empty one, so the first run just works."""
+    from bot.store import queries
+
+    if not db.is_migrated(services.engine):
+        log.info("migrating the database")
+        db.upgrade(services.engine)
+    with services.session_factory.begin() as session:
+        if queries.has_data(session=session):
+            return
+        from bot.catalog.loader import load_bundle, read_bundle
+
+        result = load_bundle(session, read_bundle(services.settings.data_dir))
+        log.info("loaded the bundled data: %d items", result.created)

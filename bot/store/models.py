@@ -1,0 +1,160 @@
+"""The relational store: the report's items, the search index rows and the event log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    title_zh: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str] = mapped_column(Text)
+    subtitle_zh: Mapped[str | None] = mapped_column(Text)
+    subtitle_en: Mapped[str | None] = mapped_column(Text)
+    publisher_zh: Mapped[str] = mapped_column(Text)
+    publisher_en: Mapped[str] = mapped_column(Text)
+    year: Mapped[int] = mapped_column(Integer)
+    conference_zh: Mapped[str | None] = mapped_column(Text)
+    conference_en: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[str | None] = mapped_column(String(10))
+    url: Mapped[str | None] = mapped_column(Text)
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    slug: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    insight: Mapped[int | None] = mapped_column(Integer)
+    description_en: Mapped[str | None] = mapped_column(Text)
+
+
+class GlossaryTerm(Base):
+    __tablename__ = "glossary"
+    __table_args__ = (UniqueConstraint("en", "zh"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    en: Mapped[str] = mapped_column(String(200))
+    zh: Mapped[str] = mapped_column(String(200))
+
+
+class Insight(Base):
+    __tablename__ = "insights"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"))
+    topic: Mapped[str] = mapped_column(ForeignKey("topics.slug"))
+    title_zh: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str] = mapped_column(Text)
+    summary_zh: Mapped[str] = mapped_column(Text)
+    summary_en: Mapped[str] = mapped_column(Text)
+
+
+class Metric(Base):
+    __tablename__ = "metrics"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"))
+    insight: Mapped[int] = mapped_column(ForeignKey("insights.number"))
+    label_zh: Mapped[str] = mapped_column(Text)
+    label_en: Mapped[str] = mapped_column(Text)
+    # Decimal text, exactly as validated: portable across SQLite and PostgreSQL without float rounding.
+    value: Mapped[str] = mapped_column(String(40))
+    value_en: Mapped[str | None] = mapped_column(String(40))
+    unit_zh: Mapped[str] = mapped_column(Text, default="")
+    unit_en: Mapped[str] = mapped_column(Text, default="")
+    qualifier: Mapped[str | None] = mapped_column(String(20))
+    display_zh: Mapped[str | None] = mapped_column(Text)
+    display_en: Mapped[str | None] = mapped_column(Text)
+    measures_zh: Mapped[str] = mapped_column(Text)
+    measures_en: Mapped[str] = mapped_column(Text)
+    period_zh: Mapped[str] = mapped_column(Text)
+    period_en: Mapped[str] = mapped_column(Text)
+    quote: Mapped[str] = mapped_column(Text)
+
+
+class PolicyItem(Base):
+    __tablename__ = "policy_items"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"))
+    insight: Mapped[int] = mapped_column(ForeignKey("insights.number"))
+    kind: Mapped[str] = mapped_column(String(30))
+    title_zh: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str] = mapped_column(Text)
+    issuer_zh: Mapped[str | None] = mapped_column(Text)
+    issuer_en: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(30))
+    status_zh: Mapped[str] = mapped_column(Text)
+    status_en: Mapped[str] = mapped_column(Text)
+    date: Mapped[str | None] = mapped_column(String(10))
+    summary_zh: Mapped[str] = mapped_column(Text)
+    summary_en: Mapped[str] = mapped_column(Text)
+    quote: Mapped[str] = mapped_column(Text)
+
+
+class ItemTopic(Base):
+    """Which topics a metric or policy item belongs to (kind is 'metric' or 'policy')."""
+
+    __tablename__ = "item_topics"
+    __table_args__ = (Index("ix_item_topics_topic", "topic", "kind"),)
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    topic: Mapped[str] = mapped_column(ForeignKey("topics.slug"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SearchDoc(Base):
+    """One row per searchable item: CJK bigrams and Latin words, indexed by FTS5 (SQLite) or GIN (PostgreSQL)."""
+
+    __tablename__ = "search_docs"
+    __table_args__ = (UniqueConstraint("kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    item_id: Mapped[str] = mapped_column(String(100))
+    insight: Mapped[int] = mapped_column(Integer)
+    # Titles normalised for exact comparison (lower case, no 《》 or spaces): an exact hit ranks first.
+    title_key_zh: Mapped[str] = mapped_column(Text)
+    title_key_en: Mapped[str] = mapped_column(Text)
+    title_tokens: Mapped[str] = mapped_column(Text)
+    body_tokens: Mapped[str] = mapped_column(Text)
+
+
+class DataLoad(Base):
+    __tablename__ = "data_loads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(Text)
+    report_id: Mapped[str] = mapped_column(String(100))
+    checksum: Mapped[str] = mapped_column(String(64))
+    changes: Mapped[int] = mapped_column(Integer)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Event(Base):
+    """An ever-growing log of changes; a digest remembers the last id it showed, so it never repeats itself."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_item", "kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    item_id: Mapped[str] = mapped_column(String(100))
+    field: Mapped[str] = mapped_column(String(40))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    load_id: Mapped[int | None] = mapped_column(ForeignKey("data_loads.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,97 @@
+"""Read queries over the report store. Each takes the session keyword-only and never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.search.text import title_key
+from bot.store.models import Insight, ItemTopic, Metric, PolicyItem, Report, Topic
+
+MODELS: dict[str, Any] = {"metric": Metric, "policy": PolicyItem}
+
+
+def report(*, session: Session) -> Report | None:
+    """The newest edition loaded."""
+    return session.scalars(select(Report).order_by(Report.year.desc(), Report.id)).first()
+
+
+def has_data(*, session: Session) -> bool:
+    return session.scalar(select(func.count()).select_from(Insight)) != 0
+
+
+def insights(*, session: Session) -> list[Insight]:
+    return list(session.scalars(select(Insight).order_by(Insight.number)))
+
+
+def insight(number: int, *, session: Session) -> Insight | None:
+    return session.get(Insight, number)
+
+
+def topics(*, session: Session) -> list[Topic]:
+    return list(session.scalars(select(Topic).order_by(Topic.insight.is_(None), Topic.insight, Topic.slug)))
+
+
+def find_topic(text: str, *, session: Session) -> Topic | None:
+    """A topic named by its slug, Chinese name or English name (case and spacing ignored)."""
+    key = title_key(text)
+    if not key:
+        return None
+    for topic in topics(session=session):
+        if key in {title_key(topic.slug), title_key(topic.name_zh), title_key(topic.name_en)}:
+            return topic
+    return None
+
+
+def items_of_insight(kind: str, number: int, *, session: Session) -> list[Any]:
+    model = MODELS[kind]
+    return list(session.scalars(select(model).where(model.insight == number).order_by(model.id)))
+
+
+def items_by_ids(kind: str, ids: Sequence[str], *, session: Session) -> dict[str, Any]:
+    if kind == "insight":
+        numbers = [int(i) for i in ids]
+        return {str(row.number): row for row in session.scalars(select(Insight).where(Insight.number.in_(numbers)))}
+    model = MODELS[kind]
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(list(ids))))}
+
+
+def items_by_topic(
+    kind: str, topic: str | None, *, session: Session, limit: int, offset: int = 0
+) -> tuple[list[Any], int]:
+    """Items of one kind (in one topic when given), in report order, with the total count."""
+    model = MODELS[kind]
+    where = (
+        []
+        if topic is None
+        else [model.id.in_(select(ItemTopic.item_id).where(ItemTopic.kind == kind, ItemTopic.topic == topic))]
+    )
+    total = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+    rows = session.scalars(select(model).where(*where).order_by(model.insight, model.id).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def topics_of(kind: str, ids: Sequence[str], *, session: Session) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    rows = session.execute(
+        select(ItemTopic.item_id, ItemTopic.topic)
+        .where(ItemTopic.kind == kind, ItemTopic.item_id.in_(list(ids)))
+        .order_by(ItemTopic.item_id, ItemTopic.position)
+    )
+    for item_id, topic in rows:
+        out.setdefault(item_id, []).append(topic)
+    return out
+
+
+def suggest_titles(fragment: str, *, session: Session, limit: int = 5) -> list[str]:
+    """Metric labels and policy titles sharing a character with `fragment`, for a query that found nothing."""
+    chars = [c for c in dict.fromkeys(fragment) if not c.isspace()][:5]
+    if not chars:
+        return []
+    labels = select(Metric.label_zh.label("title")).where(or_(*(Metric.label_zh.contains(c) for c in chars)))
+    titles = select(PolicyItem.title_zh.label("title")).where(or_(*(PolicyItem.title_zh.contains(c) for c in chars)))
+    union = labels.union(titles).subquery()
+    return list(session.scalars(select(union.c.title).order_by(func.length(union.c.title)).limit(limit)))
