@@ -267,7 +267,7 @@ def _merge_topics(session: Session, result: LoadResult, kind: str, item_id: str,
 
 
 def _merge_glossary(session: Session, terms: Sequence[schema.GlossaryTerm]) -> None:
-    existing = set(session.execute(select(models.GlossaryTerm.en, models.GlossaryTerm.zh)).tuples())
+    existing = {(en, zh) for en, zh in session.execute(select(models.GlossaryTerm.en, models.GlossaryTerm.zh))}
     for term in terms:
         for zh in term.zh:
             if (term.en, zh) not in existing:

@@ -1,0 +1,31 @@
+import pytest
+
+from bot.settings import Settings, normalise_database_url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u:p@db.example:5432/app", "postgresql+psycopg://u:p@db.example:5432/app"),
+        ("postgresql://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:///var/bot.db", "sqlite:///var/bot.db"),
+        ("  postgres://h/d  ", "postgresql+psycopg://h/d"),
+    ],
+)
+def test_database_url_is_normalised(url: str, expected: str) -> None:
+    assert normalise_database_url(url) == expected
+
+
+def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@h/d")
+    monkeypatch.setenv("BOT_ADMINS", "U1, U2,,")
+    settings = Settings(_env_file=None)
+    assert settings.database_url == "postgresql+psycopg://u@h/d"
+    assert settings.bot_admins == ["U1", "U2"]
+    assert not settings.has_slack_credentials
+
+
+def test_default_database_is_a_sqlite_file_under_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert Settings(_env_file=None).database_url.endswith("/var/bot.db")
