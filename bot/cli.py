@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,47 +41,24 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(path: Path) -> object:
-    from bot.catalog.loader import DataError, read_bundle
-
-    try:
-        return read_bundle(path)
-    except DataError as error:
-        print(f"{path}: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return None
-
-
 def cmd_data_load(args: argparse.Namespace) -> int:
-    from bot.catalog.loader import DataError, load_bundle, summary
+    from bot.catalog.loader import load_bundle, read_bundle, summary
     from bot.store.db import is_migrated, upgrade
 
     services = _services()
-    path = Path(args.path or services.settings.data_dir)
-    bundle = _read(path)
-    if bundle is None:
-        return 1
+    bundle = read_bundle(Path(args.path or services.settings.data_dir))
     if not is_migrated(services.engine):
         upgrade(services.engine)
-    try:
-        with services.session_factory.begin() as session:
-            print(summary(load_bundle(session, bundle)))  # type: ignore[arg-type]
-    except DataError as error:
-        print(f"{path}: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
+    with services.session_factory.begin() as session:
+        print(summary(load_bundle(session, bundle)))
     return 0
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
-    from bot.catalog.loader import Bundle
+    from bot.catalog.loader import read_bundle
 
     path = Path(args.path or _services().settings.data_dir)
-    bundle = _read(path)
-    if not isinstance(bundle, Bundle):
-        return 1
+    bundle = read_bundle(path)
     print(
         f"{path}: valid ({len(bundle.insights)} insights, {len(bundle.metrics)} metrics, "
         f"{len(bundle.policies)} policy items, {len(bundle.topics)} topics, {len(bundle.glossary)} glossary terms)"
@@ -168,6 +146,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    result: int = args.func(args)
+    from bot.settings import Settings
+
+    level = Settings().log_level.upper()
+    logging.basicConfig(
+        level=level if level in logging.getLevelNamesMapping() else "WARNING",
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from bot.catalog.loader import DataError
+
+    try:
+        result: int = args.func(args)
+    except DataError as error:
+        print(f"{len(error.problems)} problem(s) in the data, nothing was written:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        # The one error policy for the terminal: a short message with an id; the traceback only with LOG_LEVEL=DEBUG.
+        error_id = uuid.uuid4().hex[:8]
+        log.error("unexpected error %s: %s", error_id, error, exc_info=log.isEnabledFor(logging.DEBUG))
+        print(f"Something went wrong (error id {error_id}). Run with LOG_LEVEL=DEBUG for details.", file=sys.stderr)
+        return 1
     return result

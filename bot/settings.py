@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     data_dir: Path = PROJECT_ROOT / "data"
     default_lang: Literal["zh", "en"] | None = None
-    log_level: str = "INFO"
+    log_level: str = "WARNING"
 
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None

@@ -165,22 +165,22 @@ def load_bundle(session: Session, bundle: Bundle) -> LoadResult:
     _merge_glossary(session, bundle.glossary)
     session.flush()
     for insight in bundle.insights:
-        row = _merge(
+        insight_row = _merge(
             session, result, "insight", models.Insight, insight.number, {**_fields(insight), "report_id": report_id}
         )
         _merge_topics(session, result, "insight", str(insight.number), [insight.topic])
-        index.refresh(session, row)
+        index.refresh(session, insight_row)
     session.flush()
     for metric in bundle.metrics:
         values = {**_fields(metric, exclude={"topics"}), "report_id": report_id}
-        row = _merge(session, result, "metric", models.Metric, metric.id, values)
+        metric_row = _merge(session, result, "metric", models.Metric, metric.id, values)
         _merge_topics(session, result, "metric", metric.id, metric.topics)
-        index.refresh(session, row)
+        index.refresh(session, metric_row)
     for policy in bundle.policies:
         values = {**_fields(policy, exclude={"topics"}), "report_id": report_id}
-        row = _merge(session, result, "policy", models.PolicyItem, policy.id, values)
+        policy_row = _merge(session, result, "policy", models.PolicyItem, policy.id, values)
         _merge_topics(session, result, "policy", policy.id, policy.topics)
-        index.refresh(session, row)
+        index.refresh(session, policy_row)
     session.flush()
     if result.events:
         load = models.DataLoad(

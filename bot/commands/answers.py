@@ -40,6 +40,7 @@ def _base(session: Session) -> dict[str, Any]:
     return {
         "report": queries.report(session=session),
         "insights": {i.number: i for i in queries.insights(session=session)},
+        "topic_names": {t.slug: t for t in queries.topics(session=session)},
     }
 
 
@@ -94,7 +95,9 @@ def search_reply(session: Session, command: Command, offset: int) -> Reply:
 
 def _search(session: Session, command: Command, offset: int, kinds: tuple[str, ...]) -> Reply:
     parsed = search.parse_query(command.arg, search.load_glossary(session))
-    result = search.search(session, parsed, kinds=kinds, limit=PAGE_SIZE, offset=offset)
+    # A mistyped command ("shw 3") is better answered with "did you mean" than with loose matches.
+    did_you_mean = closest_command(command.arg)
+    result = search.search(session, parsed, kinds=kinds, limit=PAGE_SIZE, offset=offset, relax=did_you_mean is None)
     rows: dict[str, dict[str, Any]] = {}
     for kind in KIND_ORDER:
         ids = [hit.item_id for hit in result.hits if hit.kind == kind]
@@ -107,7 +110,7 @@ def _search(session: Session, command: Command, offset: int, kinds: tuple[str, .
     if not result.hits:
         extra.update(
             suggestions=queries.suggest_titles(command.arg, session=session) if command.lang == "zh" else [],
-            did_you_mean=closest_command(command.arg),
+            did_you_mean=did_you_mean,
             topics=queries.topics(session=session),
         )
     return _results(session, command, groups, result.total, offset, **extra)

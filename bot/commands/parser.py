@@ -95,10 +95,10 @@ def parse(text: str, lang: Lang | None = None) -> Command:
 
 
 def closest_command(text: str) -> str | None:
-    """The command a mistyped first word was probably meant to be ("shw 3" -> "show")."""
-    head = text.split(" ", 1)[0].lower()
+    """The command a mistyped first word was probably meant to be: "shw 3" -> "show 3"."""
+    head, _, rest = text.partition(" ")
     if not head.isascii() or len(head) < 3:
         return None
     english = [alias for alias in _BY_ALIAS if alias.isascii() and len(alias) > 1]
-    match = difflib.get_close_matches(head, english, n=1, cutoff=0.75)
-    return _BY_ALIAS[match[0]] if match else None
+    match = difflib.get_close_matches(head.lower(), english, n=1, cutoff=0.75)
+    return f"{_BY_ALIAS[match[0]]} {rest}".strip() if match else None

@@ -11,11 +11,12 @@ from bot.store.models import Insight, Metric, PolicyItem, SearchDoc
 Indexable = Insight | Metric | PolicyItem
 
 
-def document(item: Indexable) -> tuple[str, str, int, str, str, str, str]:
-    """(kind, item id, insight, title key zh, title key en, title tokens, body tokens) for one item."""
+def document(item: Indexable) -> dict[str, str | int]:
+    """The search_docs row for one item: its title (a metric's label) counts for more than its body."""
+    body: tuple[str | None, ...]
     if isinstance(item, Metric):
-        title = (item.label_zh, item.label_en)
-        body = token_text(
+        kind, item_id, insight, titles = "metric", item.id, item.insight, (item.label_zh, item.label_en)
+        body = (
             item.measures_zh,
             item.measures_en,
             item.quote,
@@ -27,10 +28,9 @@ def document(item: Indexable) -> tuple[str, str, int, str, str, str, str]:
             item.display_en,
             item.value,
         )
-        return ("metric", item.id, item.insight, *map(title_key, title), token_text(*title), body)
-    if isinstance(item, PolicyItem):
-        title = (item.title_zh, item.title_en)
-        body = token_text(
+    elif isinstance(item, PolicyItem):
+        kind, item_id, insight, titles = "policy", item.id, item.insight, (item.title_zh, item.title_en)
+        body = (
             item.summary_zh,
             item.summary_en,
             item.issuer_zh,
@@ -39,18 +39,27 @@ def document(item: Indexable) -> tuple[str, str, int, str, str, str, str]:
             item.status_en,
             item.quote,
         )
-        return ("policy", item.id, item.insight, *map(title_key, title), token_text(*title), body)
-    title = (item.title_zh, item.title_en)
-    body = token_text(item.summary_zh, item.summary_en)
-    return ("insight", str(item.number), item.number, *map(title_key, title), token_text(*title), body)
+    else:
+        kind, item_id, insight, titles = "insight", str(item.number), item.number, (item.title_zh, item.title_en)
+        body = (item.summary_zh, item.summary_en)
+    return {
+        "kind": kind,
+        "item_id": item_id,
+        "insight": insight,
+        "title_key_zh": title_key(titles[0]),
+        "title_key_en": title_key(titles[1]),
+        "title_tokens": token_text(*titles),
+        "body_tokens": token_text(*body),
+    }
 
 
 def refresh(session: Session, item: Indexable) -> None:
-    kind, item_id, insight, key_zh, key_en, title_tokens, body_tokens = document(item)
-    doc = session.scalar(select(SearchDoc).where(SearchDoc.kind == kind, SearchDoc.item_id == item_id))
+    values = document(item)
+    doc = session.scalar(
+        select(SearchDoc).where(SearchDoc.kind == values["kind"], SearchDoc.item_id == values["item_id"])
+    )
     if doc is None:
-        doc = SearchDoc(kind=kind, item_id=item_id)
-        session.add(doc)
-    doc.insight = insight
-    doc.title_key_zh, doc.title_key_en = key_zh, key_en
-    doc.title_tokens, doc.body_tokens = title_tokens, body_tokens
+        session.add(SearchDoc(**values))
+        return
+    for name, value in values.items():
+        setattr(doc, name, value)

@@ -17,7 +17,7 @@ from typing import Literal
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from bot.search.text import CJK_CHAR, title_key, tokens, unique
+from bot.search.text import CJK_CHAR, title_key, tokens
 from bot.store.models import GlossaryTerm
 
 Alternative = tuple[str, ...]
@@ -61,15 +61,26 @@ class SearchResult:
     kinds: tuple[str, ...] = field(default=())
 
 
-def load_glossary(session: Session) -> dict[tuple[str, ...], tuple[str, ...]]:
-    """English phrase (as tokens) -> Chinese terms."""
-    glossary: dict[tuple[str, ...], list[str]] = {}
+@dataclass(frozen=True)
+class Gloss:
+    english: str
+    chinese: tuple[str, ...]
+
+
+Glossary = dict[tuple[str, ...], Gloss]
+
+
+def load_glossary(session: Session) -> Glossary:
+    """English phrase (as search tokens) -> the phrase as written and its Chinese terms."""
+    found: dict[tuple[str, ...], tuple[str, list[str]]] = {}
     for en, zh in session.execute(select(GlossaryTerm.en, GlossaryTerm.zh).order_by(GlossaryTerm.id)):
-        glossary.setdefault(tuple(tokens(en)), []).append(zh)
-    return {phrase: tuple(terms) for phrase, terms in glossary.items() if phrase}
+        phrase = tuple(tokens(en))
+        if phrase:
+            found.setdefault(phrase, (en, []))[1].append(zh)
+    return {phrase: Gloss(en, tuple(terms)) for phrase, (en, terms) in found.items()}
 
 
-def parse_query(raw: str, glossary: dict[tuple[str, ...], tuple[str, ...]]) -> ParsedQuery:
+def parse_query(raw: str, glossary: Glossary) -> ParsedQuery:
     words = tokens(raw, query=True)
     used = [False] * len(words)
     groups: list[tuple[int, Group]] = []
@@ -81,10 +92,10 @@ def parse_query(raw: str, glossary: dict[tuple[str, ...], tuple[str, ...]]) -> P
             if tuple(words[start : start + size]) == phrase and not any(used[start : start + size]):
                 for i in range(start, start + size):
                     used[i] = True
-                terms = glossary[phrase]
-                alternatives = unique_alternatives([phrase, *(tuple(tokens(term)) for term in terms)])
+                gloss = glossary[phrase]
+                alternatives = unique_alternatives([phrase, *(tuple(tokens(term)) for term in gloss.chinese)])
                 groups.append((start, alternatives))
-                glossed.append((" ".join(phrase), terms))
+                glossed.append((gloss.english, gloss.chinese))
     groups.extend((i, ((word,),)) for i, word in enumerate(words) if not used[i])
     groups.sort(key=lambda pair: pair[0])
     deduped = tuple(dict.fromkeys(group for _, group in groups))
@@ -95,30 +106,24 @@ def unique_alternatives(alternatives: Sequence[tuple[str, ...]]) -> Group:
     return tuple(dict.fromkeys(alt for alt in alternatives if alt))
 
 
-def _fts_expr(groups: Sequence[Group], *, any_token: bool = False) -> str:
+def _fts_expr(groups: Sequence[Group], *, any_group: bool = False) -> str:
     def quote(token: str) -> str:
         return '"' + token.replace('"', '""') + '"'
 
-    if any_token:
-        return " OR ".join(quote(t) for t in _all_tokens(groups))
-    return " AND ".join(
+    join = " OR " if any_group else " AND "
+    return join.join(
         "(" + " OR ".join("(" + " AND ".join(quote(t) for t in alt) + ")" for alt in group) + ")" for group in groups
     )
 
 
-def _tsquery(groups: Sequence[Group], *, any_token: bool = False, weight: str = "") -> str:
+def _tsquery(groups: Sequence[Group], *, any_group: bool = False, weight: str = "") -> str:
     def quote(token: str) -> str:
         return "'" + token.replace("'", "''") + "'" + (f":{weight}" if weight else "")
 
-    if any_token:
-        return " | ".join(quote(t) for t in _all_tokens(groups))
-    return " & ".join(
+    join = " | " if any_group else " & "
+    return join.join(
         "(" + " | ".join("(" + " & ".join(quote(t) for t in alt) + ")" for alt in group) + ")" for group in groups
     )
-
-
-def _all_tokens(groups: Sequence[Group]) -> list[str]:
-    return unique(token for group in groups for alt in group for token in alt)
 
 
 def _filters(kinds: Sequence[str], topic: str | None) -> tuple[str, dict[str, object]]:
@@ -145,17 +150,31 @@ def search(
     topic: str | None = None,
     limit: int = 10,
     offset: int = 0,
+    relax: bool = True,
 ) -> SearchResult:
-    """All groups must match; failing that, any token (closest results); one CJK character falls back to LIKE."""
+    """Every group must match. Failing that (and when `relax`), items matching any one of the query's meaningful
+    groups, best first ("closest matches"). A one-character CJK query falls back to a scan."""
     if query.is_empty:
         return SearchResult(query, [], 0, "all", tuple(kinds))
-    char = query.single_char
-    if char is not None:
+    if query.single_char is not None:
         return _run(session, query, "char", kinds, topic, limit, offset)
     result = _run(session, query, "all", kinds, topic, limit, offset)
-    if result.total == 0 and len(_all_tokens(query.groups)) > 1:
-        return _run(session, query, "any", kinds, topic, limit, offset)
+    relaxed = _relaxable(query.groups)
+    if result.total == 0 and relax and len(relaxed) > 1:
+        return _run(session, ParsedQuery(query.text, relaxed, query.glossed), "any", kinds, topic, limit, offset)
     return result
+
+
+def _relaxable(groups: Sequence[Group]) -> tuple[Group, ...]:
+    """Groups worth matching on their own: not bare numbers ("3") or Latin fragments of one or two letters."""
+
+    def meaningful(group: Group) -> bool:
+        if len(group) > 1:
+            return True
+        token = group[0][0] if len(group[0]) == 1 else None
+        return token is None or bool(CJK_CHAR.match(token)) or (len(token) > 2 and not token.isdigit())
+
+    return tuple(group for group in groups if meaningful(group))
 
 
 def _run(
@@ -181,18 +200,21 @@ def _run(
             " ORDER BY tier, d.id LIMIT :limit OFFSET :offset"
         )
     elif dialect == "sqlite":
-        params.update(expr=_fts_expr(query.groups, any_token=mode == "any"))
+        params.update(expr=_fts_expr(query.groups, any_group=mode == "any"))
         params.update(title_expr="title_tokens : (" + _fts_expr(query.groups) + ")")
+        # bm25() is only allowed in a plain full-text query, so rank in a materialised step and count after it.
         sql = (
-            f"SELECT d.kind, d.item_id, CASE WHEN {exact} THEN 0"
+            "WITH matched AS MATERIALIZED (SELECT d.id, d.kind, d.item_id,"
+            f" CASE WHEN {exact} THEN 0"
             " WHEN d.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH :title_expr) THEN 1 ELSE 2 END"
-            " AS tier, count(*) OVER () AS total"
+            " AS tier, bm25(search_fts, 10.0, 1.0) AS score"
             " FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid"
-            f" WHERE search_fts MATCH :expr{filter_sql}"
-            " ORDER BY tier, bm25(search_fts, 10.0, 1.0), d.id LIMIT :limit OFFSET :offset"
+            f" WHERE search_fts MATCH :expr{filter_sql})"
+            " SELECT kind, item_id, tier, count(*) OVER () AS total FROM matched"
+            " ORDER BY tier, score, id LIMIT :limit OFFSET :offset"
         )
     else:
-        params.update(expr=_tsquery(query.groups, any_token=mode == "any"))
+        params.update(expr=_tsquery(query.groups, any_group=mode == "any"))
         params.update(title_expr=_tsquery(query.groups, weight="A"))
         sql = (
             f"SELECT d.kind, d.item_id, CASE WHEN {exact} THEN 0"

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.search.text import title_key
+from bot.search.text import CJK_CHAR, title_key
 from bot.store.models import Insight, ItemTopic, Metric, PolicyItem, Report, Topic
 
 MODELS: dict[str, Any] = {"metric": Metric, "policy": PolicyItem}
@@ -88,7 +88,7 @@ def topics_of(kind: str, ids: Sequence[str], *, session: Session) -> dict[str, l
 
 def suggest_titles(fragment: str, *, session: Session, limit: int = 5) -> list[str]:
     """Metric labels and policy titles sharing a character with `fragment`, for a query that found nothing."""
-    chars = [c for c in dict.fromkeys(fragment) if not c.isspace()][:5]
+    chars = list(dict.fromkeys(CJK_CHAR.findall(fragment)))[:5]
     if not chars:
         return []
     labels = select(Metric.label_zh.label("title")).where(or_(*(Metric.label_zh.contains(c) for c in chars)))

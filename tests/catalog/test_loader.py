@@ -176,7 +176,7 @@ def test_a_load_failing_midway_is_rolled_back_whole(
 def test_missing_report_and_missing_directory(tmp_path: Path) -> None:
     bundle = copy_bundle(tmp_path)
     (bundle / "report.yaml").unlink()
-    with pytest.raises(DataError, match="report.yaml"):
+    with pytest.raises(DataError, match=r"report\.yaml"):
         read_bundle(bundle)
     with pytest.raises(DataError, match="not a directory"):
         read_bundle(tmp_path / "nope")

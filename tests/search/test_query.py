@@ -1,0 +1,90 @@
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.orm import Session
+
+from bot.catalog.loader import load_bundle, read_bundle
+from bot.search.query import load_glossary, parse_query, search
+from bot.services import create_services
+from bot.store import db
+from tests.conftest import MINI
+
+
+@pytest.fixture
+def any_session(database_url: str) -> Iterator[Session]:
+    """The miniature edition, loaded into SQLite and into PostgreSQL."""
+    services = create_services(database_url=database_url)
+    db.upgrade(services.engine)
+    with services.session_factory.begin() as session:
+        load_bundle(session, read_bundle(MINI))
+    with services.session_factory() as session:
+        yield session
+    services.close()
+
+
+def run(session: Session, text: str, **kwargs):
+    return search(session, parse_query(text, load_glossary(session)), **kwargs)
+
+
+def ids(result) -> list[str]:
+    return [hit.item_id for hit in result.hits]
+
+
+def test_two_character_chinese_query_finds_every_mention(any_session: Session) -> None:
+    result = run(any_session, "直播")
+    assert set(ids(result)) == {"test-livestream-sales", "test-livestream-hosts", "1"}
+    assert result.mode == "all"
+
+
+def test_exact_label_ranks_before_passing_mentions(any_session: Session) -> None:
+    result = run(any_session, "直播销售额")
+    assert result.hits[0].item_id == "test-livestream-sales" and result.hits[0].tier == 0
+    # test-livestream-hosts only mentions 直播销售额 in its description.
+    assert ids(result) == ["test-livestream-sales", "test-livestream-hosts"]
+    assert [hit.tier for hit in result.hits] == [0, 2]
+
+
+def test_english_reaches_chinese_through_the_glossary(any_session: Session) -> None:
+    result = run(any_session, "cross-border e-commerce")
+    assert ids(result)[0] == "test-cross-border-pilot"
+    parsed = parse_query("cross-border e-commerce", load_glossary(any_session))
+    assert parsed.glossed == (("cross-border e-commerce", ("跨境电商",)),)
+
+
+def test_english_label_is_an_exact_hit(any_session: Session) -> None:
+    result = run(any_session, "Livestream Sales")
+    assert result.hits[0].item_id == "test-livestream-sales" and result.hits[0].tier == 0
+
+
+def test_mixed_query(any_session: Session) -> None:
+    assert ids(run(any_session, "测试 livestream"))[:1] == ["test-livestream-sales"]
+
+
+def test_kind_and_topic_filters(any_session: Session) -> None:
+    assert set(ids(run(any_session, "直播", kinds=("metric",)))) == {"test-livestream-sales", "test-livestream-hosts"}
+    assert ids(run(any_session, "直播", kinds=("metric",), topic="ecommerce")) == ["test-livestream-sales"]
+
+
+def test_no_full_match_falls_back_to_the_closest_items(any_session: Session) -> None:
+    result = run(any_session, "直播 量子")
+    assert result.mode == "any" and "test-livestream-sales" in ids(result)
+
+
+def test_single_character_falls_back_to_a_scan(any_session: Session) -> None:
+    result = run(any_session, "播")
+    assert result.mode == "char" and "test-livestream-sales" in ids(result)
+
+
+def test_nothing_found_is_an_empty_result_not_an_error(any_session: Session) -> None:
+    for text in ("quantum", "量子", "", "   ", "!!!", '" OR 1=1 --', "'; DROP TABLE metrics; --", "NEAR(a b)"):
+        result = run(any_session, text)
+        assert result.hits == [] and result.total == 0
+
+
+def test_paging_counts_the_total(any_session: Session) -> None:
+    first = run(any_session, "测试", limit=2)
+    second = run(any_session, "测试", limit=2, offset=2)
+    past = run(any_session, "测试", limit=2, offset=100)
+    assert first.total == second.total == past.total >= 5
+    assert not set(ids(first)) & set(ids(second))
+    assert past.hits == []

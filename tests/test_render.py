@@ -1,0 +1,163 @@
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session
+
+from bot.catalog.loader import load_bundle, read_bundle
+from bot.commands.answers import answer
+from bot.render import MAX_SECTION_TEXT, Renderer, Reply, check_blocks, clip, escape_mrkdwn, figure
+from bot.services import create_services
+from bot.store import db
+from tests.conftest import MINI
+
+renderer = Renderer()
+
+
+def test_escape_mrkdwn() -> None:
+    assert escape_mrkdwn("<!here> & <@U1>") == "&lt;!here&gt; &amp; &lt;@U1&gt;"
+    assert escape_mrkdwn("<<<<", limit=9) == "&lt;&lt;…"  # never half an entity
+    assert clip("a&amp;b", 4) == "a…"
+
+
+class M:
+    value, value_en, unit_zh, unit_en, qualifier, display_zh, display_en = (
+        "7300",
+        "73",
+        "万个",
+        "million jobs",
+        "over",
+        None,
+        None,
+    )
+
+
+def test_figure_reads_naturally() -> None:
+    assert figure(M(), "zh") == "超过7300万个"
+    assert figure(M(), "en") == "over 73 million jobs"
+    m = M()
+    m.unit_en, m.value_en, m.qualifier = "%", None, None
+    assert figure(m, "en") == "7300%"
+    m.display_en = "2nd in the world"
+    assert figure(m, "en") == "2nd in the world"
+
+
+# What Slack would turn into a ping, a mention or a link if it reached a message unescaped.
+SLACK_SYNTAX = re.compile(r"<[!@#]|<https?:|<mailto:|&(?!amp;|lt;|gt;)")
+
+
+def mrkdwn_texts(blocks: list[dict]) -> Iterator[str]:
+    for block in blocks:
+        if block["type"] in ("section", "context"):
+            if "text" in block:
+                yield block["text"]["text"]
+            for element in block.get("elements", []):
+                yield element["text"]
+
+
+def assert_safe(rendered) -> None:
+    assert check_blocks(rendered.blocks) == []
+    for text in [*mrkdwn_texts(rendered.blocks), rendered.text]:
+        assert not SLACK_SYNTAX.search(text), text
+        assert "<" not in text and ">" not in text
+    assert len(json.dumps(rendered.blocks)) < 50 * MAX_SECTION_TEXT
+
+
+@pytest.fixture(scope="module")
+def mini_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    path: Path = tmp_path_factory.mktemp("render") / "bot.db"
+    services = create_services(database_url=f"sqlite:///{path}")
+    db.upgrade(services.engine)
+    with services.session_factory.begin() as session:
+        load_bundle(session, read_bundle(MINI))
+    with services.session_factory() as session:
+        yield session
+    services.close()
+
+
+HOSTILE = [
+    "",
+    " ",
+    "\x00\x01\x02",
+    "算" * 10_000,
+    "<!here>",
+    "<!channel> 直播",
+    "<@U123>",
+    "<#C123|general>",
+    "<https://evil.example|直播销售额>",
+    "&lt;!here&gt;",
+    "'; DROP TABLE metrics; --",
+    '" OR 1=1',
+    "😀🇨🇳",
+    "search <!everyone>",
+    "metric <@U1>",
+    "show <!here>",
+    "policy & < >",
+    "NEAR(直播 销售)",
+    "直播*",
+    "-直播",
+    "\u202eevil",
+    "a" * 5000,
+    "show 99999999999999999999",
+    "第十一条",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_input_gets_a_clear_and_safe_answer(mini_session: Session, text: str) -> None:
+    reply = answer(mini_session, text)
+    rendered = renderer.render(reply)
+    assert_safe(rendered)
+    assert rendered.text.strip()
+
+
+# Text built from command words, Slack markup, CJK, digits, emoji and arbitrary unicode, control characters included.
+pieces = st.sampled_from(
+    [
+        "show",
+        "metric",
+        "policy",
+        "search",
+        "list",
+        "help",
+        "topics",
+        "直播",
+        "算力",
+        "数据",
+        "<!here>",
+        "<@U1>",
+        "<#C1>",
+        "<http://x|y>",
+        "&",
+        "<",
+        ">",
+        "*",
+        "_",
+        "`",
+        "~",
+        "\n",
+        "\t",
+        " ",
+        "3",
+        "11",
+        "😀",
+        "\x00",
+        "'",
+        '"',
+    ]
+)
+command_text = st.lists(st.one_of(pieces, st.text(max_size=12)), max_size=12).map(" ".join)
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=command_text, lang=st.sampled_from([None, "zh", "en"]))
+def test_no_command_text_breaks_the_parser_or_the_renderer(mini_session: Session, text: str, lang) -> None:
+    reply = answer(mini_session, text, lang=lang)
+    assert isinstance(reply, Reply)
+    assert_safe(renderer.render(reply))
+    plain = renderer.render(reply, for_slack=False)
+    assert plain.text.strip() and check_blocks(plain.blocks) == []
