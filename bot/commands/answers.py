@@ -106,7 +106,7 @@ def _search(session: Session, command: Command, offset: int, kinds: tuple[str, .
     # Grouped by kind, the groups in the order of their best hit, each group in rank order.
     order = list(dict.fromkeys(hit.kind for hit in result.hits))
     groups = [Group(kind, [rows[kind][h.item_id] for h in result.hits if h.kind == kind]) for kind in order]
-    extra: dict[str, Any] = {"mode": result.mode, "glossed": parsed.glossed}
+    extra: dict[str, Any] = {"mode": result.mode, "glossed": parsed.glossed, "capped": result.capped}
     if not result.hits:
         extra.update(
             suggestions=queries.suggest_titles(command.arg, session=session) if command.lang == "zh" else [],
@@ -139,6 +139,7 @@ def _results(session: Session, command: Command, groups: list[Group], total: int
         "did_you_mean": None,
         "topics": [],
         "glossed": (),
+        "capped": False,
     }
     context.update(extra)
     return Reply("results", command.lang, context)

@@ -59,6 +59,7 @@ class SearchResult:
     total: int
     mode: Mode
     kinds: tuple[str, ...] = field(default=())
+    capped: bool = False  # more matches than were counted: total is a lower bound
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,12 @@ def _relaxable(groups: Sequence[Group]) -> tuple[Group, ...]:
     return tuple(group for group in groups if meaningful(group))
 
 
+# Each tier ranks at most this many of its newest matches, and matches are counted up to this many ("500+"): a broad
+# query ("数据" in a third of a large corpus) then costs about what a narrow one does. Newest first suits a store
+# that grows by editions.
+CANDIDATES = 500
+
+
 def _run(
     session: Session,
     query: ParsedQuery,
@@ -187,53 +194,61 @@ def _run(
     offset: int,
 ) -> SearchResult:
     dialect = session.get_bind().dialect.name
-    filter_sql, params = _filters(kinds, topic)
-    key = title_key(query.text)
-    params.update(key=key, limit=limit, offset=offset)
-    exact = "(d.title_key_zh = :key OR d.title_key_en = :key)"
+    filters, params = _filters(kinds, topic)
+    params.update(key=title_key(query.text), limit=limit, offset=offset, k=CANDIDATES)
+    exact = f"SELECT d.id FROM search_docs d WHERE (d.title_key_zh = :key OR d.title_key_en = :key){filters}"
     if mode == "char":
         params.update(pattern=f"%{query.single_char}%")
-        sql = (
-            f"SELECT d.kind, d.item_id, CASE WHEN {exact} THEN 0 WHEN d.title_tokens LIKE :pattern THEN 1 ELSE 2 END"
-            " AS tier, count(*) OVER () AS total FROM search_docs d"
-            f" WHERE (d.title_tokens LIKE :pattern OR d.body_tokens LIKE :pattern){filter_sql}"
-            " ORDER BY tier, d.id LIMIT :limit OFFSET :offset"
-        )
+        title_match = "d.title_tokens LIKE :pattern"
+        match = "(d.title_tokens LIKE :pattern OR d.body_tokens LIKE :pattern)"
+        source, title_score, score = "search_docs d", "0.0", "0.0"
+        title_source = source
     elif dialect == "sqlite":
         params.update(expr=_fts_expr(query.groups, any_group=mode == "any"))
         params.update(title_expr="title_tokens : (" + _fts_expr(query.groups) + ")")
-        # bm25() is only allowed in a plain full-text query, so rank in a materialised step and count after it.
-        sql = (
-            "WITH matched AS MATERIALIZED (SELECT d.id, d.kind, d.item_id,"
-            f" CASE WHEN {exact} THEN 0"
-            " WHEN d.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH :title_expr) THEN 1 ELSE 2 END"
-            " AS tier, bm25(search_fts, 10.0, 1.0) AS score"
-            " FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid"
-            f" WHERE search_fts MATCH :expr{filter_sql})"
-            " SELECT kind, item_id, tier, count(*) OVER () AS total FROM matched"
-            " ORDER BY tier, score, id LIMIT :limit OFFSET :offset"
-        )
+        # FTS5 streams matches in rowid order, so LIMIT stops early and bm25 runs for the candidates only.
+        source = title_source = "search_fts f JOIN search_docs d ON d.id = f.rowid"
+        title_match, match = "search_fts MATCH :title_expr", "search_fts MATCH :expr"
+        title_score = score = "bm25(search_fts, 10.0, 1.0)"
     else:
-        params.update(expr=_tsquery(query.groups, any_group=mode == "any"))
-        params.update(title_expr=_tsquery(query.groups, weight="A"))
-        sql = (
-            f"SELECT d.kind, d.item_id, CASE WHEN {exact} THEN 0"
-            " WHEN d.search_vector @@ to_tsquery('simple', :title_expr) THEN 1 ELSE 2 END"
-            " AS tier, count(*) OVER () AS total"
-            " FROM search_docs d"
-            f" WHERE d.search_vector @@ to_tsquery('simple', :expr){filter_sql}"
-            " ORDER BY tier, ts_rank(d.search_vector, to_tsquery('simple', :expr)) DESC, d.id"
-            " LIMIT :limit OFFSET :offset"
-        )
+        params.update(expr=_tsquery(query.groups, any_group=mode == "any"), title_expr=_tsquery(query.groups))
+        source = title_source = "search_docs d"
+        title_match = "d.title_vector @@ to_tsquery('simple', :title_expr)"
+        match = "d.search_vector @@ to_tsquery('simple', :expr)"
+        # Negated so that, as with bm25, lower is better.
+        title_score = "-ts_rank(d.title_vector, to_tsquery('simple', :title_expr))"
+        score = "-ts_rank(d.search_vector, to_tsquery('simple', :expr))"
+    # On PostgreSQL the candidates are chosen first (ORDER BY id DESC LIMIT k on the index) and only they ranked.
+    ranked_later = dialect != "sqlite" and mode != "char"
+    # When the title tier alone fills its K candidates, every passing mention ranks after them, so PostgreSQL skips
+    # finding those (a one-time filter) and the count is "K+". SQLite streams matches and needs no such shortcut.
+    guard = " AND (SELECT count(*) FROM title_c) < :k" if ranked_later else ""
+    total = "(SELECT count(*) FROM any_c)"
+    if ranked_later:
+        total = f"CASE WHEN (SELECT count(*) FROM title_c) >= :k THEN :k ELSE {total} END"
+    sql = (
+        f"WITH exact_c AS ({exact}),"
+        f" title_c AS ({_candidates(title_source, title_match, filters, '0.0' if ranked_later else title_score)}),"
+        f" any_c AS ({_candidates(source, match + guard, filters, '0.0' if ranked_later else score)})"
+        f" SELECT d.kind, d.item_id, c.tier, {total} AS total FROM ("
+        " SELECT id, 0 AS tier, 0.0 AS score FROM exact_c"
+        " UNION ALL SELECT id, 1, score FROM title_c WHERE id NOT IN (SELECT id FROM exact_c)"
+        " UNION ALL SELECT id, 2, score FROM any_c"
+        " WHERE id NOT IN (SELECT id FROM exact_c) AND id NOT IN (SELECT id FROM title_c)"
+        ") c JOIN search_docs d ON d.id = c.id ORDER BY c.tier, "
+        + (f"CASE WHEN c.tier = 1 THEN {title_score} ELSE {score} END" if ranked_later else "c.score")
+        + ", c.id DESC LIMIT :limit OFFSET :offset"
+    )
     rows = session.execute(text(sql), params).all()
-    total = int(rows[0].total) if rows else _count_past_end(session, query, mode, kinds, topic, offset)
-    return SearchResult(query, [Hit(r.kind, r.item_id, int(r.tier)) for r in rows], total, mode, tuple(kinds))
+    if rows:
+        count = int(rows[0].total)
+    else:  # past the last page there is no row to carry the count
+        count_sql = f"SELECT count(*) FROM ({_candidates(source, match, filters, '0.0')}) counted"
+        count = int(session.scalar(text(count_sql), params) or 0)
+    hits = [Hit(r.kind, r.item_id, int(r.tier)) for r in rows]
+    return SearchResult(query, hits, count, mode, tuple(kinds), capped=count >= CANDIDATES)
 
 
-def _count_past_end(
-    session: Session, query: ParsedQuery, mode: Mode, kinds: Sequence[str], topic: str | None, offset: int
-) -> int:
-    # An offset past the last hit returns no rows and so no window count; ask for the first row instead.
-    if offset == 0:
-        return 0
-    return _run(session, query, mode, kinds, topic, 1, 0).total
+def _candidates(source: str, match: str, filters: str, score: str) -> str:
+    order = "f.rowid" if source.startswith("search_fts") else "d.id"
+    return f"SELECT d.id, {score} AS score FROM {source} WHERE {match}{filters} ORDER BY {order} DESC LIMIT :k"

@@ -19,7 +19,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # psycopg prepares a statement after 5 runs, and PostgreSQL then may settle on a generic plan that ignores the
+    # search terms: a common bigram and a rare one want different plans. Plan every search for its own terms.
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -119,7 +119,11 @@ class SearchDoc(Base):
     """One row per searchable item: CJK bigrams and Latin words, indexed by FTS5 (SQLite) or GIN (PostgreSQL)."""
 
     __tablename__ = "search_docs"
-    __table_args__ = (UniqueConstraint("kind", "item_id"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "item_id"),
+        Index("ix_search_docs_title_key_zh", "title_key_zh"),
+        Index("ix_search_docs_title_key_en", "title_key_en"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(10))

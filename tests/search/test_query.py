@@ -88,3 +88,16 @@ def test_paging_counts_the_total(any_session: Session) -> None:
     assert first.total == second.total == past.total >= 5
     assert not set(ids(first)) & set(ids(second))
     assert past.hits == []
+
+
+def test_broad_queries_count_up_to_the_cap_and_keep_title_hits_first(
+    any_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.search import query as query_module
+
+    monkeypatch.setattr(query_module, "CANDIDATES", 3)
+    result = run(any_session, "测试", limit=10)
+    assert result.capped and result.total == 3
+    assert result.hits and all(hit.tier == 1 for hit in result.hits)
+    narrow = run(any_session, "直播销售额")
+    assert not narrow.capped and narrow.total == 2
