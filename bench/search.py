@@ -56,7 +56,9 @@ def corpus(size: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     docs, naive = [], []
     for i in range(size):
         (doc, raw), (other, other_raw) = rng.choice(base), rng.choice(base)
-        docs.append({**doc, "item_id": f"{doc['item_id']}-{i}", "body_tokens": doc["body_tokens"] + " " + other["body_tokens"]})
+        docs.append(
+            {**doc, "item_id": f"{doc['item_id']}-{i}", "body_tokens": doc["body_tokens"] + " " + other["body_tokens"]}
+        )
         naive.append({"id": i + 1, "title": raw[0], "body": raw[1] + " " + other_raw[1]})
     return docs, naive
 
@@ -79,7 +81,8 @@ def build(url: str, docs: list[dict[str, Any]], naive: list[dict[str, Any]]) -> 
         for start in range(0, len(docs), 5000):
             connection.execute(insert(models.SearchDoc), docs[start : start + 5000])
             connection.execute(
-                text("INSERT INTO naive_docs (id, title, body) VALUES (:id, :title, :body)"), naive[start : start + 5000]
+                text("INSERT INTO naive_docs (id, title, body) VALUES (:id, :title, :body)"),
+                naive[start : start + 5000],
             )
     if services.engine.dialect.name == "postgresql":
         # What autovacuum does for a live database after a bulk load: statistics and the visibility map.
@@ -125,16 +128,21 @@ def measure(engine: Engine) -> dict[str, Any]:
     with services_session.session_factory() as session:
         glossary = load_glossary(session)
         for category, queries in QUERIES.items():
-            fast, slow, matches = [], [], []
+            fast, slow, matches, per_query = [], [], [], {}
             for raw in queries:
                 parsed = parse_query(raw, glossary)
                 matches.append(search(session, parsed, limit=10).total)
-                fast += timed(lambda parsed=parsed: search(session, parsed, limit=10), REPEATS)
+                times = timed(lambda parsed=parsed: search(session, parsed, limit=10), REPEATS)
+                per_query[raw] = {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99)}
+                fast += times
                 slow += timed(lambda raw=raw: naive_search(engine, raw), max(REPEATS // 3, 5))
             out[category] = {
-                "search_p50_ms": percentile(fast, 50), "search_p99_ms": percentile(fast, 99),
-                "naive_p50_ms": percentile(slow, 50), "naive_p99_ms": percentile(slow, 99),
+                "search_p50_ms": percentile(fast, 50),
+                "search_p99_ms": percentile(fast, 99),
+                "naive_p50_ms": percentile(slow, 50),
+                "naive_p99_ms": percentile(slow, 99),
                 "matches": dict(zip(queries, matches, strict=True)),
+                "per_query": per_query,
             }
     services_session.close()
     return out
@@ -160,7 +168,9 @@ def cold_start(repeats: int = 5) -> dict[str, float]:
 def postgres_url() -> str | None:
     url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     try:
-        engine = create_engine(normalise_database_url(url), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        engine = create_engine(
+            normalise_database_url(url), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
         with engine.connect():
             pass
         return normalise_database_url(url)
@@ -173,8 +183,11 @@ def main() -> None:
     print(f"building a {CORPUS_SIZE:,}-item synthetic corpus from data/ ...")
     docs, naive = corpus(CORPUS_SIZE)
     report: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "corpus": CORPUS_SIZE, "repeats": REPEATS,
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}", "backends": {},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "corpus": CORPUS_SIZE,
+        "repeats": REPEATS,
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "backends": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()

@@ -27,3 +27,7 @@ def test_sqlite_file_directory_is_created(tmp_path) -> None:
     db.upgrade(services.engine)
     assert (tmp_path / "nested" / "dir" / "bot.db").exists()
     services.close()
+
+
+def test_head_revision_constant_matches_the_migrations() -> None:
+    assert db.alembic_heads() == {db.HEAD_REVISION}
