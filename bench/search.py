@@ -174,7 +174,7 @@ def postgres_url() -> str | None:
         with engine.connect():
             pass
         return normalise_database_url(url)
-    except Exception as error:  # noqa: BLE001 - any failure means "not reachable": report it and skip that backend
+    except Exception as error:  # any failure means "not reachable": report it and measure SQLite alone
         print(f"PostgreSQL not reachable ({type(error).__name__}); measuring SQLite only")
         return None
 
