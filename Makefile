@@ -27,7 +27,9 @@ lint: install
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 
+# The serve benchmark drives load with wrk (Debian's package), installed here when missing.
 bench: install
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk) || echo "no wrk: the serve benchmark will be skipped"
 	$(BIN)/python -m bench
 
 clean:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Sequence
@@ -99,16 +100,30 @@ def cmd_console(args: argparse.Namespace) -> int:
         print()
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.slack.web import serve
+
+    _ready_services().close()  # migrate and load once, before the workers start
+    serve(args.host, args.port, args.workers)
+    return 0
+
+
+def cmd_socket(args: argparse.Namespace) -> int:
+    from bot.slack.socket import run_socket_mode
+
+    run_socket_mode(_ready_services())
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    services = _ready_services()
-    if not services.settings.has_slack_credentials:
-        log.warning("no Slack credentials set: opening the local console (see README, 'Connect to Slack')")
-        return cmd_console(args)
-    print(
-        "Slack credentials are set, but the Slack app is not part of this build yet; unset them to use the console.",
-        file=sys.stderr,
-    )
-    return 2
+    """Everything a small install needs in one process: Socket Mode with an app token, HTTP otherwise."""
+    settings = _ready_services().settings
+    if settings.slack_app_token:
+        return cmd_socket(args)
+    if settings.has_slack_credentials:
+        return cmd_serve(args)
+    log.warning("no Slack credentials set: opening the local console (README: 'Connect to Slack')")
+    return cmd_console(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,10 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("text", nargs="*", help="the command text, e.g. 直播销售额 or 'show 3'")
     ask.set_defaults(func=cmd_ask)
 
-    for name, func, text in (("console", cmd_console, "interactive prompt"), ("run", cmd_run, "start the bot")):
+    console = commands.add_parser("console", help="interactive prompt")
+    console.add_argument("--lang", choices=["zh", "en"], help="reply language (default: the question's)")
+    console.set_defaults(func=cmd_console)
+
+    for name, func, text in (
+        ("serve", cmd_serve, "the Slack app over HTTP (gunicorn)"),
+        ("run", cmd_run, "the bot: Socket Mode, HTTP, or the console without credentials"),
+    ):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("--lang", choices=["zh", "en"], help="reply language (default: the question's)")
+        sub.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server's job is to listen
+        sub.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+        sub.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        sub.add_argument("--lang", choices=["zh", "en"], help=argparse.SUPPRESS)
         sub.set_defaults(func=func)
+    commands.add_parser("socket", help="the Slack app over Socket Mode (SLACK_APP_TOKEN)").set_defaults(func=cmd_socket)
     return parser
 
 

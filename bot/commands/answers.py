@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.commands.parser import Command, UsageError, closest_command, parse
+from bot.commands.parser import Command, UsageError, clean, closest_command, parse
 from bot.render import Lang, Reply
 from bot.search import query as search
 from bot.store import queries
@@ -23,17 +23,29 @@ class Group:
     items: list[Any]
 
 
-def answer(session: Session, text: str, *, lang: Lang | None = None, offset: int = 0) -> Reply:
-    """The reply to `/insights <text>`; a usage error becomes a friendly reply, never an exception."""
+def answer(
+    session: Session, text: str, *, lang: Lang | None = None, offset: int = 0, shared_by: str | None = None
+) -> Reply:
+    """The reply to `/insights <text>`; a usage error becomes a friendly reply, never an exception.
+
+    `shared_by` (a validated Slack user id) renders the version posted in the channel by "Share in channel"."""
     try:
         command = parse(text, lang)
     except UsageError as error:
-        return Reply(
+        reply = Reply(
             "usage", error.lang, {"message": error.zh if error.lang == "zh" else error.en, "example": error.example}
         )
-    if not queries.has_data(session=session):
-        return Reply("no_data", command.lang)
-    return HANDLERS[command.name](session, command, max(offset, 0))
+    else:
+        if queries.has_data(session=session):
+            reply = HANDLERS[command.name](session, command, max(offset, 0))
+        else:
+            reply = Reply("no_data", command.lang)
+    # What the buttons carry to ask the same question again (share, more results).
+    reply.context["request"] = {"t": clean(text)[0], "o": max(offset, 0), "l": reply.lang}
+    reply.context["shared_by"] = shared_by
+    if shared_by:
+        reply.response_type = "in_channel"
+    return reply
 
 
 def _base(session: Session) -> dict[str, Any]:
@@ -154,3 +166,8 @@ HANDLERS: dict[str, Callable[[Session, Command, int], Reply]] = {
     "policy": kind_reply,
     "search": search_reply,
 }
+
+
+def home(session: Session) -> Reply:
+    """The App Home tab: what the bot does and the ten insights, in both languages (Slack tells us no locale)."""
+    return Reply("home", "en", {**_base(session), "items": queries.insights(session=session)})

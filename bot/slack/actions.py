@@ -1,0 +1,66 @@
+"""Buttons under replies: share the answer in the channel, more results, open an insight."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from slack_bolt import Ack, App, Respond
+
+from bot.commands.answers import answer
+from bot.render import Reply
+from bot.services import Services
+
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+class ButtonValue(BaseModel):
+    """What a reply's buttons carry: the command text, the offset and the language (see templates/_macros.j2)."""
+
+    model_config = ConfigDict(extra="forbid")
+    t: str = Field(max_length=1000)
+    o: int = Field(ge=0, le=100_000)
+    l: Literal["zh", "en"]  # noqa: E741 - kept one letter: it travels in every button value
+
+
+def button_value(action: dict[str, Any]) -> ButtonValue | None:
+    try:
+        return ButtonValue.model_validate_json(str(action.get("value", "")))
+    except ValidationError:
+        return None
+
+
+def register(app: App, services: Services) -> None:
+    def respond_with(respond: Respond, reply: Reply, **options: Any) -> None:
+        rendered = services.renderer.render(reply)
+        respond(text=rendered.text, blocks=rendered.blocks, response_type=rendered.response_type, **options)
+
+    def invalid(respond: Respond) -> None:
+        respond_with(respond, Reply("stale_button", "en"), replace_original=False)
+
+    def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        value, user = button_value(action), str(body.get("user", {}).get("id", ""))
+        if value is None or not USER_ID.match(user):
+            invalid(respond)
+            return
+        with services.session_factory() as session:
+            reply = answer(session, value.t, lang=value.l, offset=value.o, shared_by=user)
+        respond_with(respond, reply, replace_original=False)
+        respond(delete_original=True)  # the private copy has served its purpose
+
+    def open_request(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+        """'More results' and 'Insight N': the same question (or page) answered in place of the original."""
+        ack()
+        value = button_value(action)
+        if value is None:
+            invalid(respond)
+            return
+        with services.session_factory() as session:
+            reply = answer(session, value.t, lang=value.l, offset=value.o)
+        respond_with(respond, reply, replace_original=True)
+
+    app.action("share")(share)
+    app.action("more")(open_request)
+    app.action(re.compile(r"^show_insight_\d{1,2}$"))(open_request)

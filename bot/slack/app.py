@@ -1,0 +1,114 @@
+"""The one factory for the Bolt app: single-workspace (bot token) or multi-workspace OAuth, from settings."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.oauth import OAuthFlow
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+from bot.services import Services
+from bot.slack import actions, commands, errors, events
+
+log = logging.getLogger(__name__)
+
+# The smallest set that works today: answers go back through the command's own response and response_url, the Home
+# tab through views.publish. manifest.yml declares the same.
+BOT_SCOPES = ["commands"]
+INSTALLATIONS_TABLE = "slack_installations"
+BOTS_TABLE = "slack_bots"
+STATES_TABLE = "slack_oauth_states"
+
+
+class ConfigurationError(Exception):
+    pass
+
+
+def web_client(services: Services, token: str | None = None) -> WebClient:
+    """A client that honours Retry-After on 429 and retries 5xx and connection errors; SLACK_API_URL overrides."""
+    kwargs: dict[str, Any] = {}
+    if services.settings.slack_api_url:
+        kwargs["base_url"] = services.settings.slack_api_url
+    return WebClient(
+        token=token,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+        timeout=10,
+        **kwargs,
+    )
+
+
+def installation_store(services: Services) -> SQLAlchemyInstallationStore:
+    """Installations in our own database; the tables come from our migrations, never create_tables()."""
+    return SQLAlchemyInstallationStore(
+        client_id=services.settings.slack_client_id or "",
+        engine=services.engine,
+        installations_table_name=INSTALLATIONS_TABLE,
+        bots_table_name=BOTS_TABLE,
+    )
+
+
+class InstallFlow(OAuthFlow):
+    """Bolt's OAuth flow with an install page of our own (templates/install.html.j2)."""
+
+    services: Services
+
+    def build_install_page_html(self, url: str, request: BoltRequest) -> str:
+        template = self.services.renderer.env.get_template("install.html.j2")
+        return template.render(url=url, lang="en")
+
+
+def create_app(services: Services, *, client: WebClient | None = None) -> App:
+    settings = services.settings
+    if not settings.slack_signing_secret:
+        raise ConfigurationError("SLACK_SIGNING_SECRET is required (Slack app settings, Basic Information)")
+    # The token travels in the client (Bolt prefers the client's token and warns when given both).
+    client = client or web_client(services, settings.slack_bot_token)
+    common: dict[str, Any] = {
+        "signing_secret": settings.slack_signing_secret,
+        "client": client,
+        # Answer in the acknowledgement itself: our answers take milliseconds, and Bolt's ack polling costs ~10 ms.
+        "process_before_response": True,
+        "logger": logging.getLogger("bot.slack.bolt"),
+    }
+    if settings.slack_client_id and settings.slack_client_secret:
+        store = installation_store(services)
+        flow = InstallFlow(
+            client=client,
+            settings=OAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                scopes=BOT_SCOPES,
+                installation_store=store,
+                state_store=SQLAlchemyOAuthStateStore(
+                    expiration_seconds=600, engine=services.engine, table_name=STATES_TABLE
+                ),
+            ),
+        )
+        flow.services = services
+        app = App(oauth_flow=flow, installation_store=store, **common)
+    elif settings.slack_bot_token:
+        app = App(**common)
+    else:
+        raise ConfigurationError(
+            "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth)"
+        )
+    errors.register(app, services)
+    commands.register(app, services)
+    actions.register(app, services)
+    events.register(app, services)
+    return app

@@ -1,0 +1,43 @@
+"""Events: the App Home tab, and forgetting a workspace that uninstalls the app or revokes its tokens."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.commands.answers import home
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, services: Services) -> None:
+    def app_home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        with services.session_factory() as session:
+            rendered = services.renderer.render(home(session))
+        client.views_publish(user_id=event["user"], view={"type": "home", "blocks": rendered.blocks})
+
+    def app_uninstalled(context: BoltContext) -> None:
+        log.info("app uninstalled from team %s", context.team_id)
+        if app.installation_store is not None:
+            app.installation_store.delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
+
+    def tokens_revoked(event: dict[str, Any], context: BoltContext) -> None:
+        store = app.installation_store
+        tokens = event.get("tokens", {})
+        log.info("tokens revoked in team %s: %s", context.team_id, tokens)
+        if store is None:
+            return
+        for user_id in tokens.get("oauth", []):
+            store.delete_installation(enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id)
+        if tokens.get("bot"):
+            store.delete_bot(enterprise_id=context.enterprise_id, team_id=context.team_id)
+
+    app.event("app_home_opened")(app_home_opened)
+    app.event("app_uninstalled")(app_uninstalled)
+    app.event("tokens_revoked")(tokens_revoked)
