@@ -1,5 +1,11 @@
-"""`make bench`: every benchmark, each printing a table and writing JSON under bench/results/."""
+"""`make bench`: every benchmark, each printing a table and writing JSON under bench/results/.
+`python -m bench search` or `python -m bench serve` runs one."""
 
-from bench import search
+import sys
 
-search.main()
+from bench import search, serve
+
+BENCHMARKS = {"search": search.main, "serve": serve.main}
+
+for name in sys.argv[1:] or list(BENCHMARKS):
+    BENCHMARKS[name]()

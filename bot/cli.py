@@ -101,9 +101,12 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.slack.app import create_app
     from bot.slack.web import serve
 
-    _ready_services().close()  # migrate and load once, before the workers start
+    services = _ready_services()  # migrate and load once, before the workers start
+    create_app(services)  # fail here, with a clear message, rather than in every worker
+    services.close()
     serve(args.host, args.port, args.workers)
     return 0
 
@@ -180,9 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     from bot.catalog.loader import DataError
+    from bot.settings import ConfigurationError
 
     try:
         result: int = args.func(args)
+    except ConfigurationError as error:
+        print(f"Configuration: {error}", file=sys.stderr)
+        return 2
     except DataError as error:
         print(f"{len(error.problems)} problem(s) in the data, nothing was written:", file=sys.stderr)
         for problem in error.problems:

@@ -10,6 +10,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot import PROJECT_ROOT
 
+
+class ConfigurationError(Exception):
+    """A setting is missing or wrong: the message says which and where to find it."""
+
+
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'bot.db'}"
 
 

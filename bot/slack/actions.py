@@ -12,7 +12,7 @@ from bot.commands.answers import answer
 from bot.render import Reply
 from bot.services import Services
 
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 
 
 class ButtonValue(BaseModel):

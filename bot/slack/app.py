@@ -19,6 +19,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 from bot.services import Services
+from bot.settings import ConfigurationError
 from bot.slack import actions, commands, errors, events
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,11 @@ BOTS_TABLE = "slack_bots"
 STATES_TABLE = "slack_oauth_states"
 
 
-class ConfigurationError(Exception):
-    pass
+class _TokenInClientIsIntended(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN by itself and warns that the client's token wins; here that is the design."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
 
 
 def web_client(services: Services, token: str | None = None) -> WebClient:
@@ -62,6 +66,9 @@ def installation_store(services: Services) -> SQLAlchemyInstallationStore:
     )
 
 
+_TOKEN_FILTER = _TokenInClientIsIntended()
+
+
 class InstallFlow(OAuthFlow):
     """Bolt's OAuth flow with an install page of our own (templates/install.html.j2)."""
 
@@ -76,14 +83,16 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
     settings = services.settings
     if not settings.slack_signing_secret:
         raise ConfigurationError("SLACK_SIGNING_SECRET is required (Slack app settings, Basic Information)")
-    # The token travels in the client (Bolt prefers the client's token and warns when given both).
+    # The token travels in the client, which also carries the retry handlers and SLACK_API_URL.
     client = client or web_client(services, settings.slack_bot_token)
+    bolt_logger = logging.getLogger("bot.slack.bolt")
+    bolt_logger.addFilter(_TOKEN_FILTER)
     common: dict[str, Any] = {
         "signing_secret": settings.slack_signing_secret,
         "client": client,
         # Answer in the acknowledgement itself: our answers take milliseconds, and Bolt's ack polling costs ~10 ms.
         "process_before_response": True,
-        "logger": logging.getLogger("bot.slack.bolt"),
+        "logger": bolt_logger,
     }
     if settings.slack_client_id and settings.slack_client_secret:
         store = installation_store(services)

@@ -32,7 +32,7 @@ def register(app: App, services: Services) -> None:
                 headers={"content-type": ["application/json;charset=utf-8"]},
             )
         respond = request.context.respond
-        if respond is not None:
+        if request.context.response_url and respond is not None:
             try:
                 respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False)
             except Exception:  # the apology itself failed (Slack unreachable): the log already has the story

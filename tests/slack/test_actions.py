@@ -1,0 +1,51 @@
+import json
+
+from slack_bolt import App
+
+from tests.slack.conftest import dispatch
+from tests.slack.fake_slack import FakeSlack
+from tests.slack.requests import block_actions_body
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def click(app: App, fake: FakeSlack, action_id: str, value: str, key: str, user: str = "U1") -> None:
+    body = block_actions_body(action_id, value, user_id=user, response_url=fake.response_url(key))
+    response = dispatch(app, body, FORM)
+    assert response.status == 200
+
+
+def value(text: str, offset: int = 0, lang: str = "en") -> str:
+    return json.dumps({"t": text, "o": offset, "l": lang}, ensure_ascii=False)
+
+
+def test_share_posts_the_answer_in_the_channel_and_removes_the_private_copy(app: App, fake_slack: FakeSlack) -> None:
+    click(app, fake_slack, "share", value("直播销售额", lang="zh"), "share1", user="U42")
+    posted, deleted = fake_slack.responses["share1"]
+    assert posted["response_type"] == "in_channel" and posted["replace_original"] is False
+    assert "9.99万亿元" in posted["text"]
+    assert {"type": "mrkdwn", "text": "分享者 <@U42>"} in posted["blocks"][-1]["elements"]
+    assert not any(b["type"] == "actions" for b in posted["blocks"])  # no buttons on the shared copy
+    assert deleted["delete_original"] is True
+
+
+def test_more_results_replace_the_original_with_the_next_page(app: App, fake_slack: FakeSlack) -> None:
+    click(app, fake_slack, "more", value("测试", offset=2), "more1")
+    (reply,) = fake_slack.responses["more1"]
+    assert reply["replace_original"] is True and reply["response_type"] == "ephemeral"
+    assert "Showing 3–" in reply["text"] or "第 3–" in reply["text"]
+
+
+def test_insight_button_opens_the_insight(app: App, fake_slack: FakeSlack) -> None:
+    click(app, fake_slack, "show_insight_2", value("show 2"), "show2")
+    (reply,) = fake_slack.responses["show2"]
+    assert "Insight 2: A test insight on consumption" in reply["text"]
+
+
+def test_a_tampered_button_value_gets_a_clear_message(app: App, fake_slack: FakeSlack) -> None:
+    for i, bad in enumerate(["", "not json", '{"t": "x"}', '{"t": "x", "o": -1, "l": "en"}', '{"t":1,"o":0,"l":"fr"}']):
+        click(app, fake_slack, "more", bad, f"bad{i}")
+        (reply,) = fake_slack.responses[f"bad{i}"]
+        assert "no longer works" in reply["text"]
+    click(app, fake_slack, "share", value("list"), "baduser", user="<!channel>")
+    assert "no longer works" in fake_slack.responses["baduser"][0]["text"]

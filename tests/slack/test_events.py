@@ -1,0 +1,22 @@
+from slack_bolt import App
+
+from tests.slack.conftest import dispatch
+from tests.slack.fake_slack import FakeSlack
+from tests.slack.requests import app_home_opened, event_body
+
+
+def test_app_home_is_published(app: App, fake_slack: FakeSlack) -> None:
+    response = dispatch(app, event_body(app_home_opened(user="U2")), "application/json")
+    assert response.status == 200
+    (call,) = fake_slack.calls_to("views.publish")
+    assert call.params["user_id"] == "U2"
+    view = call.params["view"]
+    assert view["type"] == "home"
+    text = " ".join(b.get("text", {}).get("text", "") for b in view["blocks"])
+    assert "/insights" in text and "测试算力洞察" in text and "A test insight on computing power" in text
+
+
+def test_the_messages_tab_publishes_nothing(app: App, fake_slack: FakeSlack) -> None:
+    event = {**app_home_opened(user="U2"), "tab": "messages"}
+    assert dispatch(app, event_body(event), "application/json").status == 200
+    assert fake_slack.calls_to("views.publish") == []
