@@ -54,7 +54,7 @@ _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 def escape_mrkdwn(value: object, limit: int | None = None) -> str:
     """Escape &, < and > as Slack asks; with a limit, cut between characters so no entity is ever split."""
     text = str(value)
-    escaped = "".join(_ESCAPES.get(char, char) for char in text)
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if limit is None or len(escaped) <= limit:
         return escaped
     out: list[str] = []

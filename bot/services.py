@@ -45,7 +45,7 @@ def ensure_ready(services: Services) -> None:
         log.info("migrating the database")
         db.upgrade(services.engine)
     with services.session_factory.begin() as session:
-        if queries.has_data(session=session):
+        if queries.insights(session=session):
             return
         from bot.catalog.loader import load_bundle, read_bundle
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.commands.parser import Command, UsageError, clean, closest_command, parse
+from bot.commands.reference import reference
 from bot.render import Lang, Reply
 from bot.search import query as search
 from bot.store import queries
@@ -36,7 +37,7 @@ def answer(
             "usage", error.lang, {"message": error.zh if error.lang == "zh" else error.en, "example": error.example}
         )
     else:
-        if queries.has_data(session=session):
+        if reference(session).insights:
             reply = HANDLERS[command.name](session, command, max(offset, 0))
         else:
             reply = Reply("no_data", command.lang)
@@ -49,24 +50,21 @@ def answer(
 
 
 def _base(session: Session) -> dict[str, Any]:
-    return {
-        "report": queries.report(session=session),
-        "insights": {i.number: i for i in queries.insights(session=session)},
-        "topic_names": {t.slug: t for t in queries.topics(session=session)},
-    }
+    ref = reference(session)
+    return {"report": ref.report, "insights": ref.insights, "topic_names": ref.topic_names}
 
 
 def help_reply(session: Session, command: Command, offset: int) -> Reply:
-    return Reply("help", command.lang, {"report": queries.report(session=session)})
+    return Reply("help", command.lang, {"report": reference(session).report})
 
 
 def list_reply(session: Session, command: Command, offset: int) -> Reply:
-    return Reply("list", command.lang, {**_base(session), "items": queries.insights(session=session)})
+    return Reply("list", command.lang, {**_base(session), "items": list(reference(session).insights.values())})
 
 
 def show_reply(session: Session, command: Command, offset: int) -> Reply:
     number = int(command.arg)
-    insight = queries.insight(number, session=session)
+    insight = reference(session).insights.get(number)
     if insight is None:
         return Reply("usage", command.lang, {"message": "", "example": "list"})
     metrics = queries.items_of_insight("metric", number, session=session)
@@ -86,13 +84,13 @@ def show_reply(session: Session, command: Command, offset: int) -> Reply:
 
 
 def topics_reply(session: Session, command: Command, offset: int) -> Reply:
-    return Reply("topics", command.lang, {"topics": queries.topics(session=session)})
+    return Reply("topics", command.lang, {"topics": reference(session).topics})
 
 
 def kind_reply(session: Session, command: Command, offset: int) -> Reply:
     """`metric [query or topic]` and `policy [query or topic]`."""
     kind = command.name
-    topic = queries.find_topic(command.arg, session=session) if command.arg else None
+    topic = reference(session).find_topic(command.arg) if command.arg else None
     if not command.arg or topic is not None:
         items, total = queries.items_by_topic(
             kind, topic.slug if topic else None, session=session, limit=PAGE_SIZE, offset=offset
@@ -106,7 +104,7 @@ def search_reply(session: Session, command: Command, offset: int) -> Reply:
 
 
 def _search(session: Session, command: Command, offset: int, kinds: tuple[str, ...]) -> Reply:
-    parsed = search.parse_query(command.arg, search.load_glossary(session))
+    parsed = search.parse_query(command.arg, reference(session).glossary)
     # A mistyped command ("shw 3") is better answered with "did you mean" than with loose matches.
     did_you_mean = closest_command(command.arg)
     result = search.search(session, parsed, kinds=kinds, limit=PAGE_SIZE, offset=offset, relax=did_you_mean is None)
@@ -123,7 +121,7 @@ def _search(session: Session, command: Command, offset: int, kinds: tuple[str, .
         extra.update(
             suggestions=queries.suggest_titles(command.arg, session=session) if command.lang == "zh" else [],
             did_you_mean=did_you_mean,
-            topics=queries.topics(session=session),
+            topics=reference(session).topics,
         )
     return _results(session, command, groups, result.total, offset, **extra)
 
@@ -170,4 +168,4 @@ HANDLERS: dict[str, Callable[[Session, Command, int], Reply]] = {
 
 def home(session: Session) -> Reply:
     """The App Home tab: what the bot does and the ten insights, in both languages (Slack tells us no locale)."""
-    return Reply("home", "en", {**_base(session), "items": queries.insights(session=session)})
+    return Reply("home", "en", {**_base(session), "items": list(reference(session).insights.values())})

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.search.text import CJK_CHAR, title_key
+from bot.search.text import CJK_CHAR
 from bot.store.models import Insight, ItemTopic, Metric, PolicyItem, Report, Topic
 
 MODELS: dict[str, Any] = {"metric": Metric, "policy": PolicyItem}
@@ -19,31 +19,12 @@ def report(*, session: Session) -> Report | None:
     return session.scalars(select(Report).order_by(Report.year.desc(), Report.id)).first()
 
 
-def has_data(*, session: Session) -> bool:
-    return session.scalar(select(func.count()).select_from(Insight)) != 0
-
-
 def insights(*, session: Session) -> list[Insight]:
     return list(session.scalars(select(Insight).order_by(Insight.number)))
 
 
-def insight(number: int, *, session: Session) -> Insight | None:
-    return session.get(Insight, number)
-
-
 def topics(*, session: Session) -> list[Topic]:
     return list(session.scalars(select(Topic).order_by(Topic.insight.is_(None), Topic.insight, Topic.slug)))
-
-
-def find_topic(text: str, *, session: Session) -> Topic | None:
-    """A topic named by its slug, Chinese name or English name (case and spacing ignored)."""
-    key = title_key(text)
-    if not key:
-        return None
-    for topic in topics(session=session):
-        if key in {title_key(topic.slug), title_key(topic.name_zh), title_key(topic.name_en)}:
-            return topic
-    return None
 
 
 def items_of_insight(kind: str, number: int, *, session: Session) -> list[Any]:
