@@ -68,11 +68,9 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def _ask(services: Services, text: str, lang: Lang | None, as_json: bool) -> str:
-    from bot.commands.answers import answer
+    from bot.commands.ask import ask
 
-    with services.session_factory() as session:
-        reply = answer(session, text, lang=lang)
-    rendered = services.renderer.render(reply, for_slack=as_json)
+    rendered = ask(services, text, lang=lang, for_slack=as_json)
     if as_json:
         payload = {"response_type": rendered.response_type, "text": rendered.text, "blocks": rendered.blocks}
         return json.dumps(payload, ensure_ascii=False, indent=2)

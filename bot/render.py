@@ -6,9 +6,11 @@ mention, a channel ping or a disguised link; JSON is produced with tojson only.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from threading import Lock
 from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
@@ -157,6 +159,32 @@ class Renderer:
         text_context = {**context, "for_slack": for_slack}
         text = self.env.get_template(f"{reply.template}.txt.j2").render(text_context).strip()
         return Rendered(blocks=blocks, text=clip(text, MAX_MESSAGE_TEXT), response_type=reply.response_type)
+
+
+CacheKey = tuple[str, str | None, int, str | None, bool, int]
+
+
+class ReplyCache:
+    """A small LRU of rendered replies, per process (about 10 kB each); see bot.commands.ask for the key."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._items: OrderedDict[CacheKey, Rendered] = OrderedDict()
+        self._lock = Lock()  # Socket Mode answers on several threads
+
+    def get(self, key: CacheKey) -> Rendered | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: CacheKey, value: Rendered) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def check_blocks(blocks: list[dict[str, Any]]) -> list[str]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.render import Renderer
+from bot.render import Renderer, ReplyCache
 from bot.settings import Settings
 from bot.store import db
 
@@ -22,6 +22,7 @@ class Services:
     engine: Engine
     session_factory: sessionmaker[Session]
     renderer: Renderer
+    reply_cache: ReplyCache = field(default_factory=ReplyCache)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_bolt import Ack, App, Respond
 
-from bot.commands.answers import answer
-from bot.render import Reply
+from bot.commands.ask import ask
+from bot.render import Rendered, Reply
 from bot.services import Services
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
@@ -32,12 +32,11 @@ def button_value(action: dict[str, Any]) -> ButtonValue | None:
 
 
 def register(app: App, services: Services) -> None:
-    def respond_with(respond: Respond, reply: Reply, **options: Any) -> None:
-        rendered = services.renderer.render(reply)
+    def respond_with(respond: Respond, rendered: Rendered, **options: Any) -> None:
         respond(text=rendered.text, blocks=rendered.blocks, response_type=rendered.response_type, **options)
 
     def invalid(respond: Respond) -> None:
-        respond_with(respond, Reply("stale_button", "en"), replace_original=False)
+        respond_with(respond, services.renderer.render(Reply("stale_button", "en")), replace_original=False)
 
     def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
@@ -45,9 +44,8 @@ def register(app: App, services: Services) -> None:
         if value is None or not USER_ID.match(user):
             invalid(respond)
             return
-        with services.session_factory() as session:
-            reply = answer(session, value.t, lang=value.l, offset=value.o, shared_by=user)
-        respond_with(respond, reply, replace_original=False)
+        rendered = ask(services, value.t, lang=value.l, offset=value.o, shared_by=user)
+        respond_with(respond, rendered, replace_original=False)
         respond(delete_original=True)  # the private copy has served its purpose
 
     def open_request(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
@@ -57,9 +55,7 @@ def register(app: App, services: Services) -> None:
         if value is None:
             invalid(respond)
             return
-        with services.session_factory() as session:
-            reply = answer(session, value.t, lang=value.l, offset=value.o)
-        respond_with(respond, reply, replace_original=True)
+        respond_with(respond, ask(services, value.t, lang=value.l, offset=value.o), replace_original=True)
 
     app.action("share")(share)
     app.action("more")(open_request)

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.commands.answers import answer
+from bot.commands.ask import ask
 from bot.services import Services
 
 COMMAND = "/insights"
@@ -19,9 +19,7 @@ def unescape(text: str) -> str:
 
 def register(app: App, services: Services) -> None:
     def insights(ack: Ack, command: dict[str, Any]) -> None:
-        with services.session_factory() as session:
-            reply = answer(session, unescape(command.get("text") or ""))
-        rendered = services.renderer.render(reply)
+        rendered = ask(services, unescape(command.get("text") or ""))
         ack(text=rendered.text, blocks=rendered.blocks, response_type=rendered.response_type)
 
     app.command(COMMAND)(insights)

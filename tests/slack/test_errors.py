@@ -19,7 +19,7 @@ def test_a_failing_command_answers_with_an_error_id_and_logs_it(
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(command_listeners, "answer", broken)
+    monkeypatch.setattr(command_listeners, "ask", broken)
     response = dispatch(app, command_body("list", response_url=fake_slack.response_url()), FORM)
     assert response.status == 200
     body = json.loads(response.body)
@@ -36,7 +36,7 @@ def test_a_failing_button_tells_the_user_through_response_url(
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(actions, "answer", broken)
+    monkeypatch.setattr(actions, "ask", broken)
     body = block_actions_body("more", '{"t": "list", "o": 0, "l": "en"}', response_url=fake_slack.response_url("e"))
     dispatch(app, body, FORM)
     (reply,) = fake_slack.responses["e"]

@@ -1,0 +1,34 @@
+"""Asking a question end to end: answer it and render it, remembering recent renderings per data version.
+
+An answer is a pure function of the question, its options and the data; the data version (the newest event id) is
+part of the key, so a data load or a tracking update makes every remembered answer stale at once.
+"""
+
+from __future__ import annotations
+
+from bot.commands.answers import answer
+from bot.commands.parser import clean
+from bot.commands.reference import reference
+from bot.render import CacheKey, Lang, Rendered
+from bot.services import Services
+
+
+def ask(
+    services: Services,
+    text: str,
+    *,
+    lang: Lang | None = None,
+    offset: int = 0,
+    shared_by: str | None = None,
+    for_slack: bool = True,
+) -> Rendered:
+    cache = services.reply_cache
+    with services.session_factory() as session:
+        key: CacheKey = (clean(text)[0], lang, offset, shared_by, for_slack, reference(session).version)
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        reply = answer(session, text, lang=lang, offset=offset, shared_by=shared_by)
+    rendered = services.renderer.render(reply, for_slack=for_slack)
+    cache.put(key, rendered)
+    return rendered

@@ -1,0 +1,38 @@
+import shutil
+from pathlib import Path
+
+import yaml
+
+from bot.catalog.loader import load_bundle, read_bundle
+from bot.commands.ask import ask
+from bot.render import ReplyCache
+from bot.services import Services
+from tests.conftest import MINI
+
+
+def test_a_repeated_question_is_served_from_the_cache(mini_services: Services) -> None:
+    first = ask(mini_services, "直播销售额")
+    assert ask(mini_services, "  直播销售额 ") is first  # the same question, cleaned
+    assert ask(mini_services, "直播销售额", for_slack=False) is not first
+    assert ask(mini_services, "直播销售额", lang="en") is not first
+
+
+def test_a_data_change_makes_remembered_answers_stale(mini_services: Services, tmp_path: Path) -> None:
+    before = ask(mini_services, "直播销售额")
+    bundle = tmp_path / "bundle"
+    shutil.copytree(MINI, bundle)
+    data = yaml.safe_load((bundle / "metrics.yaml").read_text(encoding="utf-8"))
+    data["metrics"][1]["value"] = 11.11
+    (bundle / "metrics.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with mini_services.session_factory.begin() as session:
+        load_bundle(session, read_bundle(bundle))
+    after = ask(mini_services, "直播销售额")
+    assert "9.99万亿元" in before.text and "11.11万亿元" in after.text
+
+
+def test_the_cache_forgets_the_least_recently_used() -> None:
+    cache = ReplyCache(size=2)
+    keys = [(str(i), None, 0, None, True, 1) for i in range(3)]
+    for key in keys:
+        cache.put(key, object())  # type: ignore[arg-type]
+    assert cache.get(keys[0]) is None and cache.get(keys[2]) is not None
