@@ -180,6 +180,8 @@ class ReplyCache:
             return hit
 
     def put(self, key: CacheKey, value: Rendered) -> None:
+        if self.size == 0:
+            return
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,7 +22,7 @@ class Services:
     engine: Engine
     session_factory: sessionmaker[Session]
     renderer: Renderer
-    reply_cache: ReplyCache = field(default_factory=ReplyCache)
+    reply_cache: ReplyCache
 
     def close(self) -> None:
         self.engine.dispose()
@@ -35,7 +35,9 @@ def create_services(settings: Settings | None = None, **overrides: Any) -> Servi
         settings = settings.model_copy(update=overrides)
         settings = Settings.model_validate(settings.model_dump())
     engine = db.make_engine(settings.database_url)
-    return Services(settings, engine, db.make_session_factory(engine), Renderer())
+    return Services(
+        settings, engine, db.make_session_factory(engine), Renderer(), ReplyCache(settings.reply_cache_size)
+    )
 
 
 def ensure_ready(services: Services) -> None:

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / "data"
     default_lang: Literal["zh", "en"] | None = None
     log_level: str = "WARNING"
+    # Rendered answers remembered per process (0 turns the cache off).
+    reply_cache_size: int = Field(default=1024, ge=0)
 
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None

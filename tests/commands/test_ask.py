@@ -36,3 +36,10 @@ def test_the_cache_forgets_the_least_recently_used() -> None:
     for key in keys:
         cache.put(key, object())  # type: ignore[arg-type]
     assert cache.get(keys[0]) is None and cache.get(keys[2]) is not None
+
+
+def test_a_zero_size_cache_remembers_nothing() -> None:
+    cache = ReplyCache(size=0)
+    key = ("x", None, 0, None, True, 1)
+    cache.put(key, object())  # type: ignore[arg-type]
+    assert cache.get(key) is None

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,14 +22,7 @@ def test_missing_credentials_are_a_clear_configuration_error(sqlite_url: str, fa
     with pytest.raises(ConfigurationError, match="SLACK_BOT_TOKEN"):
         create_app(services)
     with pytest.raises(ConfigurationError, match="SLACK_SIGNING_SECRET"):
-        create_app(
-            Services(
-                services.settings.model_copy(update={"slack_signing_secret": None}),
-                services.engine,
-                services.session_factory,
-                services.renderer,
-            )
-        )
+        create_app(replace(services, settings=services.settings.model_copy(update={"slack_signing_secret": None})))
     services.close()
 
 
