@@ -86,17 +86,19 @@ def parse_query(raw: str, glossary: Glossary) -> ParsedQuery:
     used = [False] * len(words)
     groups: list[tuple[int, Group]] = []
     glossed: list[tuple[str, tuple[str, ...]]] = []
-    # Longest glossary phrases first, so "cross border e commerce" wins over "e commerce".
-    for phrase in sorted(glossary, key=len, reverse=True):
-        size = len(phrase)
+    # Longest phrases first, so "cross border e commerce" wins over "e commerce"; each run of the query's words is
+    # looked up in the glossary, which costs the same however large the glossary grows.
+    longest = max(map(len, glossary), default=0)
+    for size in range(min(longest, len(words)), 0, -1):
         for start in range(len(words) - size + 1):
-            if tuple(words[start : start + size]) == phrase and not any(used[start : start + size]):
-                for i in range(start, start + size):
-                    used[i] = True
-                gloss = glossary[phrase]
-                alternatives = unique_alternatives([phrase, *(tuple(tokens(term)) for term in gloss.chinese)])
-                groups.append((start, alternatives))
-                glossed.append((gloss.english, gloss.chinese))
+            phrase = tuple(words[start : start + size])
+            gloss = glossary.get(phrase)
+            if gloss is None or any(used[start : start + size]):
+                continue
+            used[start : start + size] = [True] * size
+            alternatives = unique_alternatives([phrase, *(tuple(tokens(term)) for term in gloss.chinese)])
+            groups.append((start, alternatives))
+            glossed.append((gloss.english, gloss.chinese))
     groups.extend((i, ((word,),)) for i, word in enumerate(words) if not used[i])
     groups.sort(key=lambda pair: pair[0])
     deduped = tuple(dict.fromkeys(group for _, group in groups))

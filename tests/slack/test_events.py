@@ -20,3 +20,16 @@ def test_the_messages_tab_publishes_nothing(app: App, fake_slack: FakeSlack) -> 
     event = {**app_home_opened(user="U2"), "tab": "messages"}
     assert dispatch(app, event_body(event), "application/json").status == 200
     assert fake_slack.calls_to("views.publish") == []
+
+
+def test_a_rate_limited_call_is_retried_after_retry_after(app: App, fake_slack: FakeSlack) -> None:
+    fake_slack.fail("views.publish", status=429, retry_after=1)
+    assert dispatch(app, event_body(app_home_opened(user="U2")), "application/json").status == 200
+    calls = fake_slack.calls_to("views.publish")
+    assert len(calls) == 2 and calls[1].at - calls[0].at >= 1.0  # waited as Slack asked, then succeeded
+
+
+def test_a_server_error_is_retried(app: App, fake_slack: FakeSlack) -> None:
+    fake_slack.fail("views.publish", status=503)
+    assert dispatch(app, event_body(app_home_opened(user="U2")), "application/json").status == 200
+    assert len(fake_slack.calls_to("views.publish")) == 2

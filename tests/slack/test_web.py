@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.services import create_services
+from bot.slack.web import healthz
 from tests.conftest import MINI
 from tests.slack.conftest import BOT_TOKEN, SECRET
 from tests.slack.fake_slack import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeSlack
@@ -177,3 +179,12 @@ def test_oauth_install_with_state_then_uninstall(tmp_path: Path) -> None:
         engine.dispose()
         gone = send(base, command_body("list", team_id="T9", response_url=fake.response_url()), FORM_CONTENT_TYPE)
         assert "Insight 1" not in json.dumps(gone.body)
+
+
+def test_healthz_reports_an_unreachable_database_as_503() -> None:
+    services = create_services(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    statuses: list[str] = []
+    body = b"".join(healthz(services, lambda status, headers: statuses.append(status)))
+    assert statuses == ["503 Service Unavailable"]
+    assert json.loads(body)["ok"] is False
+    services.close()
