@@ -64,6 +64,15 @@ def _services(url: str, data_dir: Path) -> Iterator[Services]:
         services.close()
 
 
+def loaded_session(url: str, bundle: Path = MINI) -> Iterator[Session]:
+    """A session on a freshly migrated database at `url` with `bundle` loaded (for generator fixtures)."""
+    for services in _services(url, bundle):
+        with services.session_factory.begin() as session:
+            load_bundle(session, read_bundle(bundle))
+        with services.session_factory() as session:
+            yield session
+
+
 @pytest.fixture
 def empty_services(sqlite_url: str) -> Iterator[Services]:
     """Migrated, no data loaded."""

@@ -1,19 +1,15 @@
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from bot.catalog.loader import load_bundle, read_bundle
 from bot.commands.answers import answer
 from bot.render import MAX_SECTION_TEXT, Renderer, Reply, check_blocks, clip, escape_mrkdwn, figure
-from bot.services import create_services
-from bot.store import db
-from tests.conftest import MINI
+from tests.conftest import loaded_session
 
 renderer = Renderer()
 
@@ -69,14 +65,7 @@ def assert_safe(rendered) -> None:
 
 @pytest.fixture(scope="module")
 def mini_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    path: Path = tmp_path_factory.mktemp("render") / "bot.db"
-    services = create_services(database_url=f"sqlite:///{path}")
-    db.upgrade(services.engine)
-    with services.session_factory.begin() as session:
-        load_bundle(session, read_bundle(MINI))
-    with services.session_factory() as session:
-        yield session
-    services.close()
+    yield from loaded_session(f"sqlite:///{tmp_path_factory.mktemp('render') / 'bot.db'}")
 
 
 HOSTILE = [

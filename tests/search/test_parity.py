@@ -7,10 +7,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot import PROJECT_ROOT
-from bot.catalog.loader import load_bundle, read_bundle
 from bot.search.query import load_glossary, parse_query, search
-from bot.services import create_services
-from bot.store import db
+from tests.conftest import loaded_session
 
 QUERIES = [
     "算力",
@@ -49,13 +47,7 @@ QUERIES = [
 
 
 def open_store(url: str) -> Iterator[Session]:
-    services = create_services(database_url=url)
-    db.upgrade(services.engine)
-    with services.session_factory.begin() as session:
-        load_bundle(session, read_bundle(PROJECT_ROOT / "data"))
-    with services.session_factory() as session:
-        yield session
-    services.close()
+    return loaded_session(url, PROJECT_ROOT / "data")
 
 
 @pytest.fixture

@@ -3,23 +3,14 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import Session
 
-from bot.catalog.loader import load_bundle, read_bundle
 from bot.search.query import load_glossary, parse_query, search
-from bot.services import create_services
-from bot.store import db
-from tests.conftest import MINI
+from tests.conftest import loaded_session
 
 
 @pytest.fixture
 def any_session(database_url: str) -> Iterator[Session]:
     """The miniature edition, loaded into SQLite and into PostgreSQL."""
-    services = create_services(database_url=database_url)
-    db.upgrade(services.engine)
-    with services.session_factory.begin() as session:
-        load_bundle(session, read_bundle(MINI))
-    with services.session_factory() as session:
-        yield session
-    services.close()
+    yield from loaded_session(database_url)
 
 
 def run(session: Session, text: str, **kwargs):
