@@ -1,0 +1,1 @@
+"""Channel subscriptions and scheduled digests (issue 5). Nothing here imports Slack."""
