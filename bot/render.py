@@ -6,6 +6,7 @@ mention, a channel ping or a disguised link; JSON is produced with tojson only.
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -113,6 +114,15 @@ def figure(metric: Any, lang: Lang) -> str:
     return f"{qualifier[1]} {joined}".strip()
 
 
+SLACK_ID = re.compile(r"^[UWB][A-Z0-9]{1,30}$")
+
+
+def mention(user_id: object) -> str:
+    """<@U123> for a real Slack user id; anything else is shown as escaped text, never as markup."""
+    text = str(user_id)
+    return f"<@{text}>" if SLACK_ID.match(text) else escape_mrkdwn(text, 40)
+
+
 @pass_context
 def _tr(context: Context, zh: str, en: str) -> str:
     return zh if context["lang"] == "zh" else en
@@ -142,7 +152,7 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
         keep_trailing_newline=False,
         extensions=["jinja2.ext.do"],
     )
-    env.filters.update(mrkdwn=_esc, clip=clip, figure=figure)
+    env.filters.update(mrkdwn=_esc, clip=clip, figure=figure, mention=mention)
     env.globals.update(tr=_tr, field=_field, MAX_SECTION_TEXT=MAX_SECTION_TEXT, MAX_HEADER_TEXT=MAX_HEADER_TEXT)
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
     return env
@@ -153,9 +163,17 @@ class Renderer:
         self.env = env or make_environment()
 
     def render(self, reply: Reply, *, for_slack: bool = True) -> Rendered:
-        context = {**reply.context, "lang": reply.lang, "for_slack": True}
-        raw = self.env.get_template(f"{reply.template}.json.j2").render(context)
-        blocks = json.loads(raw)
+        if reply.context.get("both"):
+            # Bilingual: the Chinese version (with the header) then the English one (with the buttons).
+            first = self._render(reply, "zh", "first", for_slack)
+            last = self._render(reply, "en", "last", for_slack)
+            text = clip(first.text + "\n\n" + last.text, MAX_MESSAGE_TEXT)
+            return Rendered([*first.blocks, {"type": "divider"}, *last.blocks], text, reply.response_type)
+        return self._render(reply, reply.lang, "whole", for_slack)
+
+    def _render(self, reply: Reply, lang: Lang, part: str, for_slack: bool) -> Rendered:
+        context = {**reply.context, "lang": lang, "part": part, "for_slack": True}
+        blocks = json.loads(self.env.get_template(f"{reply.template}.json.j2").render(context))
         text_context = {**context, "for_slack": for_slack}
         text = self.env.get_template(f"{reply.template}.txt.j2").render(text_context).strip()
         return Rendered(blocks=blocks, text=clip(text, MAX_MESSAGE_TEXT), response_type=reply.response_type)

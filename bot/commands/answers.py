@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.commands.parser import Command, UsageError, clean, closest_command, parse
+from bot.commands.caller import Caller
+from bot.commands.parser import CHANNEL_COMMANDS, Command, UsageError, clean, closest_command, parse
 from bot.commands.reference import reference
+from bot.digest import channels
 from bot.render import Lang, Reply
 from bot.search import query as search
 from bot.store import queries
@@ -25,11 +27,19 @@ class Group:
 
 
 def answer(
-    session: Session, text: str, *, lang: Lang | None = None, offset: int = 0, shared_by: str | None = None
+    session: Session,
+    text: str,
+    *,
+    lang: Lang | None = None,
+    offset: int = 0,
+    shared_by: str | None = None,
+    caller: Caller | None = None,
+    admins: Sequence[str] = (),
 ) -> Reply:
     """The reply to `/insights <text>`; a usage error becomes a friendly reply, never an exception.
 
-    `shared_by` (a validated Slack user id) renders the version posted in the channel by "Share in channel"."""
+    `shared_by` (a validated Slack user id) renders the version posted in the channel by "Share in channel".
+    Channel commands change the channel's settings in `session`: the caller commits."""
     try:
         command = parse(text, lang)
     except UsageError as error:
@@ -37,10 +47,12 @@ def answer(
             "usage", error.lang, {"message": error.zh if error.lang == "zh" else error.en, "example": error.example}
         )
     else:
-        if reference(session).insights:
-            reply = HANDLERS[command.name](session, command, max(offset, 0))
-        else:
+        if not reference(session).insights:
             reply = Reply("no_data", command.lang)
+        elif command.name in CHANNEL_COMMANDS:
+            reply = channels.handle(session, command, caller, admins)
+        else:
+            reply = HANDLERS[command.name](session, command, max(offset, 0))
     # What the buttons carry to ask the same question again (share, more results).
     reply.context["request"] = {"t": clean(text)[0], "o": max(offset, 0), "l": reply.lang}
     reply.context["shared_by"] = shared_by

@@ -7,7 +7,8 @@ part of the key, so a data load or a tracking update makes every remembered answ
 from __future__ import annotations
 
 from bot.commands.answers import answer
-from bot.commands.parser import clean
+from bot.commands.caller import Caller
+from bot.commands.parser import CHANNEL_COMMANDS, UsageError, clean, parse
 from bot.commands.reference import reference
 from bot.render import CacheKey, Lang, Rendered
 from bot.services import Services
@@ -21,7 +22,13 @@ def ask(
     offset: int = 0,
     shared_by: str | None = None,
     for_slack: bool = True,
+    caller: Caller | None = None,
 ) -> Rendered:
+    if is_channel_command(text):
+        # Reads and changes the channel's settings: never cached, and committed here.
+        with services.session_factory.begin() as session:
+            reply = answer(session, text, lang=lang, caller=caller, admins=services.settings.bot_admins)
+        return services.renderer.render(reply, for_slack=for_slack)
     cache = services.reply_cache
     with services.session_factory() as session:
         key: CacheKey = (clean(text)[0], lang, offset, shared_by, for_slack, reference(session).version)
@@ -32,3 +39,10 @@ def ask(
     rendered = services.renderer.render(reply, for_slack=for_slack)
     cache.put(key, rendered)
     return rendered
+
+
+def is_channel_command(text: str) -> bool:
+    try:
+        return parse(text).name in CHANNEL_COMMANDS
+    except UsageError:
+        return False

@@ -21,7 +21,16 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "policy": ("policy", "policies", "政策"),
     "search": ("search", "find", "搜索", "查找"),
     "topics": ("topics", "主题"),
+    # Channel commands (bot.digest.channels): they read and change the channel's settings.
+    "subscribe": ("subscribe", "sub", "订阅"),
+    "unsubscribe": ("unsubscribe", "unsub", "取消订阅"),
+    "subscriptions": ("subscriptions", "订阅列表"),
+    "schedule": ("schedule", "定时"),
+    "lang": ("lang", "language", "语言"),
+    "restrict": ("restrict", "权限"),
+    "digest": ("digest", "摘要"),
 }
+CHANNEL_COMMANDS = frozenset({"subscribe", "unsubscribe", "subscriptions", "schedule", "lang", "restrict", "digest"})
 _BY_ALIAS = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 _ZH_NUMERALS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
 _SPACE_LIKE = re.compile(r"\s+")
@@ -88,8 +97,24 @@ def parse(text: str, lang: Lang | None = None) -> Command:
         rest = str(number)
     if name == "search" and not rest:
         raise UsageError("请在 search 后输入要查找的内容。", "Tell me what to search for.", "search 直播", reply_lang)
+    if name in {"subscribe", "unsubscribe", "schedule", "lang", "restrict"} and not rest:
+        examples = {
+            "subscribe": "subscribe compute, keyword:直播",
+            "unsubscribe": "unsubscribe compute",
+            "schedule": "schedule weekly monday 09:00 Asia/Shanghai",
+            "lang": "lang both",
+            "restrict": "restrict on",
+        }
+        raise UsageError("这个命令需要参数。", "This command needs more words.", examples[name], reply_lang)
+    if name == "digest" and rest.lower() not in {"preview", "now", "预览", "立即"}:
+        raise UsageError(
+            "用 digest preview 预览，或 digest now 立即发送。",
+            "Use digest preview, or digest now to post it.",
+            "digest preview",
+            reply_lang,
+        )
     # Words after a command that takes none are a mistake worth pointing out, not silently dropped.
-    if name in {"help", "list", "topics"} and rest:
+    if name in {"help", "list", "topics", "subscriptions"} and rest:
         return Command("search", cleaned, reply_lang, truncated)
     return Command(name, rest, reply_lang, truncated)
 

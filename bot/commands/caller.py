@@ -1,0 +1,24 @@
+"""Who asks, and from where: what channel commands need to know about the person and the channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+def _unknown() -> bool | None:
+    return None
+
+
+def _no() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Caller:
+    team_id: str
+    channel_id: str
+    user_id: str
+    # Asked of Slack only when a command needs the answer (users.info, conversations.info).
+    is_admin: Callable[[], bool] = field(default=_no, compare=False)
+    can_post: Callable[[], bool | None] = field(default=_unknown, compare=False)
