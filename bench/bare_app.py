@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.services import create_services
-from bot.slack.app import web_client
+from bot.slack.client import web_client
 from bot.slack.web import serve
 
 

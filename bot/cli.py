@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -13,7 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.settings import ConfigurationError
+
 if TYPE_CHECKING:
+    from bot.commands.caller import Caller
     from bot.render import Lang
     from bot.services import Services
 
@@ -67,10 +71,10 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask(services: Services, text: str, lang: Lang | None, as_json: bool) -> str:
+def _ask(services: Services, text: str, lang: Lang | None, as_json: bool, caller: Caller | None = None) -> str:
     from bot.commands.ask import ask
 
-    rendered = ask(services, text, lang=lang, for_slack=as_json)
+    rendered = ask(services, text, lang=lang, for_slack=as_json, caller=caller)
     if as_json:
         payload = {"response_type": rendered.response_type, "text": rendered.text, "blocks": rendered.blocks}
         return json.dumps(payload, ensure_ascii=False, indent=2)
@@ -78,9 +82,23 @@ def _ask(services: Services, text: str, lang: Lang | None, as_json: bool) -> str
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    text = " ".join(args.text)
-    print(_ask(_ready_services(), text, args.lang, args.json))
+    services = _ready_services()
+    print(_ask(services, " ".join(args.text), args.lang, args.json, _caller(services, args)))
     return 0
+
+
+def _caller(services: Services, args: argparse.Namespace) -> Caller | None:
+    """The channel and person `bot ask` speaks for; with Slack credentials, `digest now` really posts."""
+    from bot.commands.caller import Caller
+
+    if not args.channel:
+        return None
+    team, user = args.team or "T1", args.user or "UCLI"
+    if not services.settings.has_slack_credentials:
+        return Caller(team, args.channel, user)
+    from bot.digest.clock import make_runner, post_now
+
+    return Caller(team, args.channel, user, post_now=post_now(services, make_runner(services), team, args.channel))
 
 
 def cmd_console(args: argparse.Namespace) -> int:
@@ -116,9 +134,56 @@ def cmd_socket(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clock(args: argparse.Namespace) -> int:
+    from bot.digest.clock import run_clock
+
+    run_clock(_ready_services())
+    return 0
+
+
+def _at(value: str | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError as error:
+        raise ConfigurationError(f"--at wants an ISO time such as 2026-11-30T09:00+08:00, not {value!r}") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def cmd_digest_preview(args: argparse.Namespace) -> int:
+    from bot.digest.compose import compose
+    from bot.digest.store import find_channel
+
+    services = _ready_services()
+    with services.session_factory() as session:
+        channel = find_channel(session, args.team, args.channel)
+        if channel is None:
+            print(f"channel {args.channel} in team {args.team} follows nothing", file=sys.stderr)
+            return 1
+        rendered = services.renderer.render(compose(session, channel, now=_at(args.at)).reply, for_slack=args.json)
+    print(
+        json.dumps({"text": rendered.text, "blocks": rendered.blocks}, ensure_ascii=False, indent=2)
+        if args.json
+        else rendered.text
+    )
+    return 0
+
+
+def cmd_digest_run(args: argparse.Namespace) -> int:
+    from bot.digest.clock import make_runner, tick
+
+    print(tick(make_runner(_ready_services()), _at(args.at)))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Everything a small install needs in one process: Socket Mode with an app token, HTTP otherwise."""
     settings = _ready_services().settings
+    if settings.has_slack_credentials:
+        from bot.digest.clock import run_clock
+
+        run_clock(_ready_services(), blocking=False)  # the digest clock, in this process, beside the app
     if settings.slack_app_token:
         return cmd_socket(args)
     if settings.has_slack_credentials:
@@ -181,7 +246,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     from bot.catalog.loader import DataError
-    from bot.settings import ConfigurationError
 
     try:
         result: int = args.func(args)

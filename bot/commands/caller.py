@@ -22,3 +22,5 @@ class Caller:
     # Asked of Slack only when a command needs the answer (users.info, conversations.info).
     is_admin: Callable[[], bool] = field(default=_no, compare=False)
     can_post: Callable[[], bool | None] = field(default=_unknown, compare=False)
+    # Posts this channel's digest now (given a period key); None where no Slack connection is configured.
+    post_now: Callable[[str], str] | None = field(default=None, compare=False)

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from bot.commands.caller import Caller
 from bot.commands.parser import Command
 from bot.commands.reference import reference
-from bot.digest.schedule import Schedule, ScheduleError, parse_schedule
+from bot.digest.compose import compose
+from bot.digest.schedule import ScheduleError, parse_schedule
+from bot.digest.store import find_channel, schedule_of, subscriptions_of
 from bot.render import Lang, Reply
 from bot.store.models import AuditEntry, Channel, Event, Subscription
 
@@ -21,26 +23,13 @@ MAX_KEYWORD = 40
 MAX_SUBSCRIPTIONS = 50
 
 
-def schedule_of(channel: Channel) -> Schedule:
-    hour, minute = (int(part) for part in channel.schedule_at.split(":"))
-    return Schedule(channel.schedule_kind, channel.schedule_weekday, dt.time(hour, minute), channel.schedule_zone)  # type: ignore[arg-type]
-
-
-def find_channel(session: Session, team_id: str, channel_id: str) -> Channel | None:
-    return session.scalar(select(Channel).where(Channel.team_id == team_id, Channel.channel_id == channel_id))
-
-
-def subscriptions_of(session: Session, channel: Channel) -> list[Subscription]:
-    return list(
-        session.scalars(select(Subscription).where(Subscription.channel_pk == channel.id).order_by(Subscription.id))
-    )
-
-
 def _message(lang: Lang, zh: str, en: str, **context: Any) -> Reply:
     return Reply("channel_message", lang, {"message": zh if lang == "zh" else en, **context})
 
 
-def _audit(session: Session, caller: Caller, action: str, detail: str) -> None:
+def _changed(session: Session, channel: Channel, caller: Caller, action: str, detail: str) -> None:
+    """Every change is audited, and a change by a person restarts digests that a Slack error had paused."""
+    channel.paused_reason = None
     session.add(
         AuditEntry(
             team_id=caller.team_id, channel_id=caller.channel_id, user_id=caller.user_id, action=action, detail=detail
@@ -60,6 +49,8 @@ def handle(session: Session, command: Command, caller: Caller | None, admins: Se
     channel = find_channel(session, caller.team_id, caller.channel_id)
     if command.name == "subscriptions":
         return _list(session, channel, lang)
+    if command.name == "digest":
+        return _digest(session, channel, caller, command.arg, lang)
     if channel is not None and channel.restricted and not _is_admin(caller, admins):
         return _message(
             lang,
@@ -145,7 +136,7 @@ def _subscribe(session: Session, channel: Channel | None, caller: Caller, text: 
         )
     for kind, value in added:
         session.add(Subscription(channel_pk=channel.id, kind=kind, value=value, added_by=caller.user_id))
-        _audit(session, caller, "subscribe", f"{kind}:{value}")
+        _changed(session, channel, caller, "subscribe", f"{kind}:{value}")
     names = ", ".join(f"{k}:{v}" if k == "keyword" else v for k, v in targets)
     schedule = schedule_of(channel).describe(lang)
     return _message(
@@ -172,7 +163,7 @@ def _unsubscribe(session: Session, channel: Channel, caller: Caller, text: str, 
         )
     for subscription in removed:
         session.delete(subscription)
-        _audit(session, caller, "unsubscribe", f"{subscription.kind}:{subscription.value}")
+        _changed(session, channel, caller, "unsubscribe", f"{subscription.kind}:{subscription.value}")
     names = ", ".join(s.value for s in removed)
     return _message(lang, f"已取消订阅：{names}。", f"Unsubscribed from {names}.")
 
@@ -189,7 +180,7 @@ def _schedule(session: Session, channel: Channel, caller: Caller, text: str, lan
         )
     channel.schedule_kind, channel.schedule_weekday = schedule.kind, schedule.weekday
     channel.schedule_at, channel.schedule_zone = schedule.at.strftime("%H:%M"), schedule.zone
-    _audit(session, caller, "schedule", schedule.describe("en"))
+    _changed(session, channel, caller, "schedule", schedule.describe("en"))
     due = schedule.next_due(dt.datetime.now(dt.UTC))
     when = "" if due is None else due[1].astimezone(schedule.tz).strftime("%Y-%m-%d %H:%M %Z")
     return _message(
@@ -206,7 +197,7 @@ def _lang(session: Session, channel: Channel, caller: Caller, text: str, lang: L
     if choice is None:
         return _message(lang, "请选择 zh、en 或 both。", "Choose zh, en or both.", example="lang both")
     channel.lang = choice
-    _audit(session, caller, "lang", choice)
+    _changed(session, channel, caller, "lang", choice)
     return _message(lang, f"摘要语言：{choice}。", f"Digest language: {choice}.")
 
 
@@ -223,7 +214,7 @@ def _restrict(
             "Only workspace admins and the bot's admins may change this setting.",
         )
     channel.restricted = choice
-    _audit(session, caller, "restrict", "on" if choice else "off")
+    _changed(session, channel, caller, "restrict", "on" if choice else "off")
     return _message(
         lang,
         "现在只有管理员可以修改这个频道的设置。" if choice else "现在频道成员都可以修改设置。",
@@ -263,3 +254,39 @@ def _list(session: Session, channel: Channel | None, lang: Lang) -> Reply:
             "channel": channel,
         },
     )
+
+
+def _digest(session: Session, channel: Channel | None, caller: Caller, text: str, lang: Lang) -> Reply:
+    """`digest preview` (what this channel would get next, to you alone) and `digest now` (post it, once)."""
+    if channel is None:
+        return _message(
+            lang,
+            "这个频道还没有订阅任何内容。例如：`/insights subscribe compute`",
+            "This channel follows nothing yet. For example: `/insights subscribe compute`",
+        )
+    now = dt.datetime.now(dt.UTC)
+    if text.lower() in {"preview", "预览"}:
+        reply = compose(session, channel, now=now).reply
+        reply.response_type = "ephemeral"
+        reply.context["preview"] = True
+        return reply
+    if caller.post_now is None:
+        return _message(
+            lang,
+            "这里没有连接 Slack，无法立即发送摘要。",
+            "Posting needs a Slack connection, which is not set up here.",
+        )
+    # One manual digest per channel and minute: a double click posts once.
+    outcome = caller.post_now(f"now-{now:%Y%m%d%H%M}")
+    messages = {
+        "posted": ("摘要已发到本频道。", "The digest is posted in this channel."),
+        "empty": ("摘要已发到本频道（本期没有新内容）。", "The digest is posted (nothing new this time)."),
+        "skipped": ("刚刚已经发送过了。", "It was posted a moment ago."),
+        "retry": ("Slack 暂时不可用，稍后会自动重试。", "Slack is busy; it will be retried shortly."),
+        "paused": (
+            "Slack 拒绝了这条消息，本频道的摘要已暂停；请查看 `/insights subscriptions`。",
+            "Slack refused the post, so this channel's digests are paused; see `/insights subscriptions`.",
+        ),
+    }
+    zh, en = messages.get(outcome, messages["posted"])
+    return _message(lang, zh, en)

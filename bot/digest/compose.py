@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.commands.reference import reference
-from bot.digest.channels import schedule_of, subscriptions_of
+from bot.digest.store import schedule_of, subscriptions_of
 from bot.render import Lang, Reply
 from bot.search.query import parse_query, search
 from bot.store import queries

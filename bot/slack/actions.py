@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.commands.ask import ask
 from bot.render import Rendered, Reply
 from bot.services import Services
+from bot.slack.commands import caller_of
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 
@@ -57,6 +60,26 @@ def register(app: App, services: Services) -> None:
             return
         respond_with(respond, ask(services, value.t, lang=value.l, offset=value.o), replace_original=True)
 
+    def digest_more(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+        """Under a digest (a message everyone sees): the answer goes to the clicker alone, the digest stays."""
+        ack()
+        value = button_value(action)
+        if value is None:
+            invalid(respond)
+            return
+        respond_with(respond, ask(services, value.t, lang=value.l), replace_original=False)
+
+    def digest_command(text: str) -> Callable[..., None]:
+        def handler(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+            ack()
+            rendered = ask(services, text, caller=caller_of(body, client, services))
+            respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False)
+
+        return handler
+
+    app.action("digest_more")(digest_more)
+    app.action("digest_manage")(digest_command("subscriptions"))
+    app.action("digest_unsubscribe")(digest_command("unsubscribe all"))
     app.action("share")(share)
     app.action("more")(open_request)
     app.action(re.compile(r"^show_insight_\d{1,2}$"))(open_request)

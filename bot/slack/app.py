@@ -10,25 +10,27 @@ from slack_bolt.oauth import OAuthFlow
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 from bot.services import Services
 from bot.settings import ConfigurationError
 from bot.slack import actions, commands, errors, events
+from bot.slack.client import installation_store, web_client
 
 log = logging.getLogger(__name__)
 
-# The smallest set that works today: answers go back through the command's own response and response_url, the Home
-# tab through views.publish. manifest.yml declares the same.
-BOT_SCOPES = ["commands"]
-INSTALLATIONS_TABLE = "slack_installations"
-BOTS_TABLE = "slack_bots"
+# The smallest set that works: commands; chat:write to post digests (and tell whoever set one up that it paused);
+# channels:read/groups:read to check the bot can post before a channel subscribes; channels:history/groups:history
+# to find a digest's own marker after a crash; users:read to recognise workspace admins. manifest.yml says the same.
+BOT_SCOPES = [
+    "commands",
+    "chat:write",
+    "channels:read",
+    "groups:read",
+    "channels:history",
+    "groups:history",
+    "users:read",
+]
 STATES_TABLE = "slack_oauth_states"
 
 
@@ -37,33 +39,6 @@ class _TokenInClientIsIntended(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "`token` will be unused" not in record.getMessage()
-
-
-def web_client(services: Services, token: str | None = None) -> WebClient:
-    """A client that honours Retry-After on 429 and retries 5xx and connection errors; SLACK_API_URL overrides."""
-    kwargs: dict[str, Any] = {}
-    if services.settings.slack_api_url:
-        kwargs["base_url"] = services.settings.slack_api_url
-    return WebClient(
-        token=token,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ],
-        timeout=10,
-        **kwargs,
-    )
-
-
-def installation_store(services: Services) -> SQLAlchemyInstallationStore:
-    """Installations in our own database; the tables come from our migrations, never create_tables()."""
-    return SQLAlchemyInstallationStore(
-        client_id=services.settings.slack_client_id or "",
-        engine=services.engine,
-        installations_table_name=INSTALLATIONS_TABLE,
-        bots_table_name=BOTS_TABLE,
-    )
 
 
 _TOKEN_FILTER = _TokenInClientIsIntended()

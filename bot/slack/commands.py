@@ -1,13 +1,22 @@
-"""/insights: answered in the acknowledgement itself, within milliseconds, ephemeral unless shared."""
+"""/insights: answered in the acknowledgement itself, within milliseconds, ephemeral unless shared.
+
+`digest now` is the one slow command (it posts to the channel, maybe after Slack's Retry-After): it is acknowledged
+at once and finished by a lazy listener, which Bolt runs after the acknowledgement has gone back to Slack."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.commands.ask import ask
+from bot.commands.caller import Caller
+from bot.commands.parser import UsageError, parse
+from bot.digest.clock import make_runner, post_now
+from bot.render import Reply
 from bot.services import Services
+from bot.slack.poster import SlackPoster
 
 COMMAND = "/insights"
 
@@ -17,9 +26,52 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def is_digest_now(text: str) -> bool:
+    try:
+        command = parse(text)
+    except UsageError:
+        return False
+    return command.name == "digest" and command.arg.lower() in {"now", "立即"}
+
+
+def caller_of(payload: dict[str, Any], client: WebClient, services: Services, runner: Any = None) -> Caller:
+    """The person and channel of a command or a button, with Slack asked lazily (users.info, conversations.info)."""
+    team = str(payload.get("team_id") or (payload.get("team") or {}).get("id") or "")
+    channel = str(payload.get("channel_id") or (payload.get("channel") or {}).get("id") or "")
+    user = str(payload.get("user_id") or (payload.get("user") or {}).get("id") or "")
+    slack = SlackPoster(lambda team_id: client)
+    return Caller(
+        team,
+        channel,
+        user,
+        is_admin=lambda: slack.is_admin(team, user),
+        can_post=lambda: slack.can_post(team, channel),
+        post_now=post_now(services, runner, team, channel) if runner is not None else None,
+    )
+
+
 def register(app: App, services: Services) -> None:
-    def insights(ack: Ack, command: dict[str, Any]) -> None:
-        rendered = ask(services, unescape(command.get("text") or ""))
+    runner = make_runner(services)
+
+    def insights(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+        text = unescape(command.get("text") or "")
+        if is_digest_now(text):
+            rendered = services.renderer.render(
+                Reply(
+                    "channel_message",
+                    parse(text).lang,
+                    {"message": "正在发送摘要……" if parse(text).lang == "zh" else "Posting the digest…"},
+                )
+            )
+        else:
+            rendered = ask(services, text, caller=caller_of(command, client, services))
         ack(text=rendered.text, blocks=rendered.blocks, response_type=rendered.response_type)
 
-    app.command(COMMAND)(insights)
+    def finish_digest_now(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        text = unescape(command.get("text") or "")
+        if not is_digest_now(text):
+            return
+        rendered = ask(services, text, caller=caller_of(command, client, services, runner))
+        respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False)
+
+    app.command(COMMAND)(ack=insights, lazy=[finish_digest_now])

@@ -9,6 +9,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.commands.answers import home
+from bot.digest.store import pause_team
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ def register(app: App, services: Services) -> None:
 
     def app_uninstalled(context: BoltContext) -> None:
         log.info("app uninstalled from team %s", context.team_id)
+        with services.session_factory.begin() as session:
+            pause_team(session, str(context.team_id), "app_uninstalled")
         if app.installation_store is not None:
             app.installation_store.delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
 
@@ -37,6 +40,8 @@ def register(app: App, services: Services) -> None:
             store.delete_installation(enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id)
         if tokens.get("bot"):
             store.delete_bot(enterprise_id=context.enterprise_id, team_id=context.team_id)
+            with services.session_factory.begin() as session:
+                pause_team(session, str(context.team_id), "tokens_revoked")
 
     app.event("app_home_opened")(app_home_opened)
     app.event("app_uninstalled")(app_uninstalled)

@@ -10,7 +10,8 @@ from sqlalchemy import func, select, table
 
 from bot.services import Services
 from bot.settings import ConfigurationError
-from bot.slack.app import create_app, installation_store
+from bot.slack.app import create_app
+from bot.slack.client import installation_store
 from tests.slack.conftest import dispatch, make_services
 from tests.slack.fake_slack import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeSlack
 from tests.slack.requests import event_body, fixture, tokens_revoked

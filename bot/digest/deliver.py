@@ -1,0 +1,326 @@
+"""Posting due digests: claimed once per channel and period, retried when Slack is briefly unavailable, paused when
+it never will be, and recovered after a crash without posting twice.
+
+The database decides what is due (see DESIGN.md: APScheduler only drives the tick). A claim is the insert of the
+digests row for (channel, period): the unique constraint lets exactly one clock win. A claim whose clock died is
+taken over after CLAIM_TIMEOUT; before posting again the new owner looks in the channel for the digest's own
+metadata marker, so a digest that reached Slack before the crash is recorded, not repeated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.digest.compose import compose
+from bot.digest.store import schedule_of
+from bot.render import Renderer
+from bot.store.models import AuditEntry, Channel, Digest, DigestHighlight
+
+log = logging.getLogger(__name__)
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
+
+EVENT_TYPE = "insights_digest"
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)  # far longer than a post takes, even with Slack's retries
+MAX_ATTEMPTS = 8
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "account_inactive",
+        "invalid_auth",
+        "token_revoked",
+        "missing_scope",
+        "restricted_action",
+        "team_access_not_granted",
+        "no_permission",
+    }
+)
+
+
+class PostError(Exception):
+    def __init__(self, error: str, *, retry_after: float | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.retry_after = retry_after
+
+    @property
+    def permanent(self) -> bool:
+        return self.error in PERMANENT_ERRORS
+
+
+class Poster(Protocol):
+    """The edge that talks to Slack (bot.slack.poster); tests use the Slack stand-in behind the real one."""
+
+    def post(
+        self, team_id: str, channel_id: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]
+    ) -> str: ...
+
+    def find_marker(self, team_id: str, channel_id: str, metadata: dict[str, Any], oldest: float) -> str | None: ...
+
+    def notify(self, team_id: str, user_id: str, text: str) -> None: ...
+
+
+Outcome = Literal["posted", "recovered", "skipped", "retry", "paused", "empty"]
+
+
+@dataclass
+class RunReport:
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, outcome: Outcome) -> None:
+        self.outcomes[outcome] += 1
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "nothing due"
+
+
+def metadata_for(channel: Channel, period_key: str) -> dict[str, Any]:
+    return {
+        "event_type": EVENT_TYPE,
+        "event_payload": {"team": channel.team_id, "channel": channel.channel_id, "period": period_key},
+    }
+
+
+class TeamPacer:
+    """At most `per_second` posts a second for each workspace (Slack's unpublished workspace-wide limit)."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / per_second
+        self.clock = clock
+        self._next: dict[str, float] = defaultdict(float)
+        self._lock = threading.Lock()
+
+    def wait(self, team_id: str) -> None:
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next[team_id])
+            self._next[team_id] = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+    def hold(self, team_id: str, seconds: float) -> None:
+        """Slack said 429 with Retry-After: nothing more for this workspace until then."""
+        with self._lock:
+            self._next[team_id] = max(self._next[team_id], self.clock() + seconds)
+
+
+@dataclass
+class Runner:
+    session_factory: sessionmaker[Session]
+    renderer: Renderer
+    poster: Poster
+    clock_id: str
+    pacer: TeamPacer = field(default_factory=lambda: TeamPacer(20))
+    workers: int = 8
+
+    def run_due(self, now: dt.datetime) -> RunReport:
+        """One tick: every channel whose latest scheduled period has no posted digest gets one (at most once)."""
+        report = RunReport()
+        due = self._due(now)
+        by_team: dict[str, list[tuple[int, str, dt.datetime]]] = defaultdict(list)
+        for channel_pk, team_id, period_key, due_at in due:
+            by_team[team_id].append((channel_pk, period_key, due_at))
+        # Workspaces in parallel, each paced; the channels of one workspace in turn.
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(by_team)))) as pool:
+            for outcomes in pool.map(
+                lambda items: [self.deliver(pk, key, at, now) for pk, key, at in items], by_team.values()
+            ):
+                for outcome in outcomes:
+                    report.add(outcome)
+        return report
+
+    def _due(self, now: dt.datetime) -> list[tuple[int, str, str, dt.datetime]]:
+        with self.session_factory() as session:
+            channels = session.scalars(
+                select(Channel).where(Channel.paused_reason.is_(None), Channel.schedule_kind != "off")
+            ).all()
+            done = {
+                (pk, key)
+                for pk, key in session.execute(
+                    select(Digest.channel_pk, Digest.period_key).where(Digest.status.in_(("posted", "failed")))
+                )
+            }
+        out = []
+        for channel in channels:
+            latest = schedule_of(channel).latest_due(now)
+            if latest is None:
+                continue
+            period_key, due_at = latest
+            created = channel.created_at if channel.created_at.tzinfo else channel.created_at.replace(tzinfo=dt.UTC)
+            # A period that was due before the channel subscribed is not owed to it.
+            if due_at < created or (channel.id, period_key) in done:
+                continue
+            out.append((channel.id, channel.team_id, period_key, due_at))
+        return out
+
+    def deliver(self, channel_pk: int, period_key: str, due_at: dt.datetime, now: dt.datetime) -> Outcome:
+        digest_id, recovering = self._claim(channel_pk, period_key, due_at, now)
+        if digest_id is None:
+            return "skipped"
+        with self.session_factory() as session:
+            channel = session.get(Channel, channel_pk)
+            assert channel is not None
+            metadata = metadata_for(channel, period_key)
+            team_id, channel_id, set_up_by = channel.team_id, channel.channel_id, channel.set_up_by
+            if recovering:
+                try:
+                    ts = self.poster.find_marker(team_id, channel_id, metadata, oldest=due_at.timestamp() - 60)
+                except PostError as error:
+                    return self._failed(digest_id, channel_pk, error, now, set_up_by)
+                if ts is not None:
+                    composed = compose(session, channel, now=now, period_key=period_key)
+                    self._posted(digest_id, channel_pk, ts, composed.event_id, composed.highlights, now)
+                    return "recovered"
+            composed = compose(session, channel, now=now, period_key=period_key)
+            rendered = self.renderer.render(composed.reply)
+        self.pacer.wait(team_id)
+        try:
+            ts = self.poster.post(team_id, channel_id, rendered.text, rendered.blocks, metadata)
+        except PostError as error:
+            if error.retry_after:
+                self.pacer.hold(team_id, error.retry_after)
+            return self._failed(digest_id, channel_pk, error, now, set_up_by)
+        self._posted(digest_id, channel_pk, ts, composed.event_id, composed.highlights, now)
+        return "empty" if composed.empty else "posted"
+
+    def _claim(
+        self, channel_pk: int, period_key: str, due_at: dt.datetime, now: dt.datetime
+    ) -> tuple[int | None, bool]:
+        """(digest id, whether an earlier attempt may have reached Slack), or (None, False) when not ours."""
+        try:
+            with self.session_factory.begin() as session:
+                digest = Digest(
+                    channel_pk=channel_pk,
+                    period_key=period_key,
+                    due_at=due_at,
+                    status="claimed",
+                    claimed_by=self.clock_id,
+                    claimed_at=now,
+                    attempts=1,
+                )
+                session.add(digest)
+                session.flush()
+                return digest.id, False
+        except IntegrityError:
+            pass  # claimed before: by another clock now, or by one that died or is waiting to retry
+        with self.session_factory.begin() as session:
+            found = session.scalar(
+                select(Digest).where(Digest.channel_pk == channel_pk, Digest.period_key == period_key)
+            )
+            if found is None or found.status in ("posted", "failed"):
+                return None, False
+            digest = found
+            ready = digest.next_attempt_at is not None and _aware(digest.next_attempt_at) <= now
+            stale = digest.status == "claimed" and _aware(digest.claimed_at) <= now - CLAIM_TIMEOUT
+            if not (ready or stale):
+                return None, False
+            # Compare-and-set on the claim we saw: of two clocks taking over, one wins.
+            taken = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(Digest)
+                    .where(
+                        Digest.id == digest.id,
+                        Digest.claimed_at == digest.claimed_at,
+                        Digest.claimed_by == digest.claimed_by,
+                        Digest.status == digest.status,
+                    )
+                    .values(
+                        status="claimed",
+                        claimed_by=self.clock_id,
+                        claimed_at=now,
+                        attempts=Digest.attempts + 1,
+                        next_attempt_at=None,
+                    )
+                ),
+            )
+            return (digest.id, True) if taken.rowcount == 1 else (None, False)
+
+    def _posted(
+        self,
+        digest_id: int,
+        channel_pk: int,
+        ts: str,
+        event_id: int,
+        highlights: Iterable[tuple[str, str]],
+        now: dt.datetime,
+    ) -> None:
+        with self.session_factory.begin() as session:
+            session.execute(
+                update(Digest)
+                .where(Digest.id == digest_id)
+                .values(status="posted", posted_ts=ts, posted_at=now, event_id=event_id, last_error=None)
+            )
+            channel = session.get(Channel, channel_pk)
+            assert channel is not None
+            channel.last_event_id = max(channel.last_event_id, event_id)
+            session.add_all(
+                DigestHighlight(channel_pk=channel_pk, digest_id=digest_id, kind=kind, item_id=item_id)
+                for kind, item_id in highlights
+            )
+
+    def _failed(self, digest_id: int, channel_pk: int, error: PostError, now: dt.datetime, set_up_by: str) -> Outcome:
+        with self.session_factory.begin() as session:
+            digest = session.get(Digest, digest_id)
+            channel = session.get(Channel, channel_pk)
+            assert digest is not None
+            assert channel is not None
+            digest.last_error = error.error
+            if error.permanent or digest.attempts >= MAX_ATTEMPTS:
+                digest.status = "failed"
+                channel.paused_reason = f"{error.error} ({now:%Y-%m-%d %H:%M} UTC)"
+                session.add(
+                    AuditEntry(
+                        team_id=channel.team_id,
+                        channel_id=channel.channel_id,
+                        user_id="bot",
+                        action="pause",
+                        detail=error.error,
+                    )
+                )
+                team_id, channel_id = channel.team_id, channel.channel_id
+            else:
+                wait = error.retry_after or min(30 * 2 ** (digest.attempts - 1), 1800)
+                digest.status = "retry"
+                digest.next_attempt_at = now + dt.timedelta(seconds=wait)
+                log.info("digest %s will be retried in %ss: %s", digest_id, wait, error.error)
+                return "retry"
+        log.warning("digests paused for %s/%s: %s", team_id, channel_id, error.error)
+        try:
+            self.poster.notify(team_id, set_up_by, _pause_note(channel_id, error.error))
+        except PostError as notify_error:  # the workspace may be gone altogether; the pause is recorded anyway
+            log.warning("could not tell %s about the pause: %s", set_up_by, notify_error.error)
+        return "paused"
+
+
+def _pause_note(channel_id: str, error: str) -> str:
+    fixes = {
+        "not_in_channel": "invite me back with `/invite @insights`",
+        "channel_not_found": "the channel is gone or private to me; subscribe again from a channel I am in",
+        "is_archived": "the channel is archived",
+    }
+    fix = fixes.get(error, "check the app's installation")
+    where = f"<#{channel_id}>" if CHANNEL_ID.match(channel_id) else "a channel"
+    return (
+        f"I paused the insights digest for {where}: Slack said `{error}` ({fix}). "
+        "Any change to its settings (`/insights schedule ...` or `/insights subscribe ...`) starts it again."
+    )
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

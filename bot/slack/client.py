@@ -1,0 +1,45 @@
+"""Web API clients: with retries, SLACK_API_URL, and the installations of an OAuth install."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
+from bot.services import Services
+
+INSTALLATIONS_TABLE = "slack_installations"
+BOTS_TABLE = "slack_bots"
+
+
+def web_client(services: Services, token: str | None = None) -> WebClient:
+    """A client that honours Retry-After on 429 and retries 5xx and connection errors; SLACK_API_URL overrides."""
+    kwargs: dict[str, Any] = {}
+    if services.settings.slack_api_url:
+        kwargs["base_url"] = services.settings.slack_api_url
+    return WebClient(
+        token=token,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+        timeout=10,
+        **kwargs,
+    )
+
+
+def installation_store(services: Services) -> SQLAlchemyInstallationStore:
+    """Installations in our own database; the tables come from our migrations, never create_tables()."""
+    return SQLAlchemyInstallationStore(
+        client_id=services.settings.slack_client_id or "",
+        engine=services.engine,
+        installations_table_name=INSTALLATIONS_TABLE,
+        bots_table_name=BOTS_TABLE,
+    )

@@ -1,0 +1,112 @@
+"""The digest runner's way to Slack: post with a metadata marker, look for that marker, tell a person."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.digest.deliver import EVENT_TYPE, PostError
+from bot.services import Services
+from bot.slack.client import installation_store, web_client
+
+log = logging.getLogger(__name__)
+HISTORY_PAGES = 5  # the marker of a digest posted minutes ago is on the first page; a few more for busy channels
+
+
+def client_factory(services: Services) -> Callable[[str], WebClient]:
+    """The Web API client for a workspace: the one bot token, or the workspace's installation (OAuth)."""
+    settings = services.settings
+    if settings.slack_bot_token and not settings.slack_client_id:
+        client = web_client(services, settings.slack_bot_token)
+        return lambda team_id: client
+    store = installation_store(services)
+    clients: dict[str, WebClient] = {}
+
+    def for_team(team_id: str) -> WebClient:
+        if team_id not in clients:
+            bot = store.find_bot(enterprise_id=None, team_id=team_id)
+            if bot is None or not bot.bot_token:
+                raise PostError("invalid_auth")  # uninstalled: permanent, so the channel is paused
+            clients[team_id] = web_client(services, bot.bot_token)
+        return clients[team_id]
+
+    return for_team
+
+
+class SlackPoster:
+    def __init__(self, client_for_team: Callable[[str], WebClient]) -> None:
+        self.client_for_team = client_for_team
+
+    def post(
+        self, team_id: str, channel_id: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]
+    ) -> str:
+        response = self._call(
+            team_id,
+            "chat_postMessage",
+            channel=channel_id,
+            text=text,
+            blocks=blocks,
+            metadata=metadata,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(response["ts"])
+
+    def find_marker(self, team_id: str, channel_id: str, metadata: dict[str, Any], oldest: float) -> str | None:
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            response = self._call(
+                team_id,
+                "conversations_history",
+                channel=channel_id,
+                oldest=f"{oldest:.6f}",
+                limit=200,
+                include_all_metadata=True,
+                cursor=cursor,
+            )
+            for message in response.get("messages", []):
+                found = message.get("metadata") or {}
+                if found.get("event_type") == EVENT_TYPE and found.get("event_payload") == metadata["event_payload"]:
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    def notify(self, team_id: str, user_id: str, text: str) -> None:
+        self._call(team_id, "chat_postMessage", channel=user_id, text=text)
+
+    def can_post(self, team_id: str, channel_id: str) -> bool | None:
+        """Whether the bot is in the channel (None when Slack does not say, e.g. a DM)."""
+        try:
+            channel = self._call(team_id, "conversations_info", channel=channel_id)["channel"]
+        except PostError as error:
+            return False if error.error == "channel_not_found" else None
+        if channel.get("is_im") or channel.get("is_mpim"):
+            return None
+        return bool(channel.get("is_member")) and not channel.get("is_archived")
+
+    def is_admin(self, team_id: str, user_id: str) -> bool:
+        try:
+            user = self._call(team_id, "users_info", user=user_id)["user"]
+        except PostError:
+            return False
+        return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+    def _call(self, team_id: str, method: str, **kwargs: Any) -> Any:
+        client = self.client_for_team(team_id)
+        try:
+            return getattr(client, method)(**{k: v for k, v in kwargs.items() if v is not None})
+        except SlackApiError as error:
+            response = error.response
+            retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+            code = response.get("error") if isinstance(response.data, dict) else None
+            if response.status_code == 429:
+                raise PostError("ratelimited", retry_after=float(retry_after or 1)) from error
+            raise PostError(str(code or f"http_{response.status_code}")) from error
+        except (OSError, TimeoutError) as error:  # connection refused, reset, timed out: try again later
+            raise PostError(f"connection: {type(error).__name__}") from error
