@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None
     slack_client_secret: str | None = None
     slack_api_url: str | None = None
+    # Seconds to wait for one Slack Web API call before counting it as a (retryable) failure.
+    slack_timeout: int = Field(default=10, ge=1)
     # A comma-separated list in the environment (U123,U456), not JSON.
     bot_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

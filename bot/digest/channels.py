@@ -178,8 +178,10 @@ def _schedule(session: Session, channel: Channel, caller: Caller, text: str, lan
             f"I can't read that schedule: {error}.",
             example="schedule weekly monday 09:00 Asia/Shanghai",
         )
-    channel.schedule_kind, channel.schedule_weekday = schedule.kind, schedule.weekday
-    channel.schedule_at, channel.schedule_zone = schedule.at.strftime("%H:%M"), schedule.zone
+    channel.schedule_kind = schedule.kind
+    if schedule.kind != "off":  # "off" keeps the day and time, so the settings say what "on" meant
+        channel.schedule_weekday, channel.schedule_zone = schedule.weekday, schedule.zone
+        channel.schedule_at = schedule.at.strftime("%H:%M")
     _changed(session, channel, caller, "schedule", schedule.describe("en"))
     due = schedule.next_due(dt.datetime.now(dt.UTC))
     when = "" if due is None else due[1].astimezone(schedule.tz).strftime("%Y-%m-%d %H:%M %Z")

@@ -178,7 +178,8 @@ class Runner:
             team_id, channel_id, set_up_by = channel.team_id, channel.channel_id, channel.set_up_by
             if recovering:
                 try:
-                    ts = self.poster.find_marker(team_id, channel_id, metadata, oldest=due_at.timestamp() - 60)
+                    # An hour of slack for clocks that disagree; a digest is never posted before it is due.
+                    ts = self.poster.find_marker(team_id, channel_id, metadata, oldest=due_at.timestamp() - 3600)
                 except PostError as error:
                     return self._failed(digest_id, channel_pk, error, now, set_up_by)
                 if ts is not None:

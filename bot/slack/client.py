@@ -30,7 +30,7 @@ def web_client(services: Services, token: str | None = None) -> WebClient:
             ServerErrorRetryHandler(max_retry_count=2),
             ConnectionErrorRetryHandler(max_retry_count=2),
         ],
-        timeout=10,
+        timeout=services.settings.slack_timeout,
         **kwargs,
     )
 
