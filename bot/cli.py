@@ -173,7 +173,8 @@ def cmd_digest_preview(args: argparse.Namespace) -> int:
 def cmd_digest_run(args: argparse.Namespace) -> int:
     from bot.digest.clock import make_runner, tick
 
-    print(tick(make_runner(_ready_services()), _at(args.at)))
+    at = _at(args.at)
+    print(tick(make_runner(_ready_services()), at))
     return 0
 
 
@@ -233,6 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--lang", choices=["zh", "en"], help=argparse.SUPPRESS)
         sub.set_defaults(func=func)
     commands.add_parser("socket", help="the Slack app over Socket Mode (SLACK_APP_TOKEN)").set_defaults(func=cmd_socket)
+    commands.add_parser("clock", help="post digests when due (one tick every 30 s)").set_defaults(func=cmd_clock)
+    digest = commands.add_parser("digest", help="digests").add_subparsers(dest="digest_command", required=True)
+    preview = digest.add_parser("preview", help="what a channel would get next")
+    preview.add_argument("--channel", required=True)
+    preview.add_argument("--team", default="T1")
+    preview.add_argument("--at", help="as of this ISO time (default now)")
+    preview.add_argument("--json", action="store_true", help="the Block Kit JSON")
+    preview.set_defaults(func=cmd_digest_preview)
+    run = digest.add_parser("run", help="one tick: claim and post what is due")
+    run.add_argument("--at", help="as of this ISO time (default now)")
+    run.set_defaults(func=cmd_digest_run)
     return parser
 
 

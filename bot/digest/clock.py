@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from bot.digest.deliver import Runner, RunReport
 from bot.services import Services
+from bot.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 30
@@ -18,6 +19,11 @@ TICK_SECONDS = 30
 
 def make_runner(services: Services) -> Runner:
     from bot.slack.poster import SlackPoster, client_factory
+
+    settings = services.settings
+    if not (settings.slack_bot_token or (settings.slack_client_id and settings.slack_client_secret)):
+        # Without a way to post, every channel would look uninstalled and be paused: refuse instead.
+        raise ConfigurationError("posting digests needs SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET")
 
     clock_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     return Runner(services.session_factory, services.renderer, SlackPoster(client_factory(services)), clock_id)
