@@ -123,6 +123,15 @@ def mention(user_id: object) -> str:
     return f"<@{text}>" if SLACK_ID.match(text) else escape_mrkdwn(text, 40)
 
 
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
+
+
+def channel_link(channel_id: object) -> str:
+    """<#C123> for a real channel id; anything else as escaped text."""
+    text = str(channel_id)
+    return f"<#{text}>" if CHANNEL_ID.match(text) else escape_mrkdwn(text, 40)
+
+
 @pass_context
 def _tr(context: Context, zh: str, en: str) -> str:
     return zh if context["lang"] == "zh" else en
@@ -152,7 +161,7 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
         keep_trailing_newline=False,
         extensions=["jinja2.ext.do"],
     )
-    env.filters.update(mrkdwn=_esc, clip=clip, figure=figure, mention=mention)
+    env.filters.update(mrkdwn=_esc, clip=clip, figure=figure, mention=mention, channel=channel_link)
     env.globals.update(tr=_tr, field=_field, MAX_SECTION_TEXT=MAX_SECTION_TEXT, MAX_HEADER_TEXT=MAX_HEADER_TEXT)
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
     return env

@@ -107,7 +107,9 @@ def test_channel_commands_and_digest_preview_from_the_terminal(tmp_path: Path) -
     assert "Subscribed to compute" in bot(tmp_path, "ask", *caller, "subscribe", "compute").stdout
     assert "added by U5" in bot(tmp_path, "ask", *caller, "subscriptions").stdout
     preview = bot(tmp_path, "digest", "preview", "--team", "T1", "--channel", "C9", "--at", "2026-11-30T09:00+08:00")
-    assert preview.returncode == 0 and "Digital economy digest" in preview.stdout and "Metric spotlight" in preview.stdout
+    assert (
+        preview.returncode == 0 and "Digital economy digest" in preview.stdout and "Metric spotlight" in preview.stdout
+    )
     as_json = bot(tmp_path, "digest", "preview", "--channel", "C9", "--json")
     assert json.loads(as_json.stdout)["blocks"][0]["type"] == "header"
     assert bot(tmp_path, "digest", "preview", "--channel", "C404").returncode == 1

@@ -178,6 +178,10 @@ HANDLERS: dict[str, Callable[[Session, Command, int], Reply]] = {
 }
 
 
-def home(session: Session) -> Reply:
-    """The App Home tab: what the bot does and the ten insights, in both languages (Slack tells us no locale)."""
-    return Reply("home", "en", {**_base(session), "items": list(reference(session).insights.values())})
+def home(session: Session, team_id: str = "", channel_ids: Sequence[str] = ()) -> Reply:
+    """The App Home tab: what the bot does, the ten insights, how to subscribe, and what the channels the user is in
+    follow; in both languages (Slack tells us no locale)."""
+    followed = channels.followed_by_channel(session, team_id, channel_ids)
+    return Reply(
+        "home", "en", {**_base(session), "items": list(reference(session).insights.values()), "followed": followed}
+    )

@@ -292,3 +292,27 @@ def _digest(session: Session, channel: Channel | None, caller: Caller, text: str
     }
     zh, en = messages.get(outcome, messages["posted"])
     return _message(lang, zh, en)
+
+
+def followed_by_channel(session: Session, team_id: str, channel_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """For the Home tab: each of these channels that follows something, with what and when its digest comes."""
+    if not channel_ids:
+        return []
+    rows = session.scalars(
+        select(Channel)
+        .where(Channel.team_id == team_id, Channel.channel_id.in_(list(channel_ids)))
+        .order_by(Channel.channel_id)
+    ).all()
+    out = []
+    for channel in rows:
+        subscriptions = subscriptions_of(session, channel)
+        if subscriptions:
+            out.append(
+                {
+                    "channel_id": channel.channel_id,
+                    "follows": [s.value if s.kind == "topic" else f"“{s.value}”" for s in subscriptions],
+                    "schedule": schedule_of(channel).describe("en"),
+                    "paused": channel.paused_reason,
+                }
+            )
+    return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 import time
 from collections import defaultdict
@@ -26,11 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.digest.compose import compose
 from bot.digest.store import schedule_of
-from bot.render import Renderer
+from bot.render import Renderer, channel_link
 from bot.store.models import AuditEntry, Channel, Digest, DigestHighlight
 
 log = logging.getLogger(__name__)
-CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
 
 EVENT_TYPE = "insights_digest"
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)  # far longer than a post takes, even with Slack's retries
@@ -315,9 +313,8 @@ def _pause_note(channel_id: str, error: str) -> str:
         "is_archived": "the channel is archived",
     }
     fix = fixes.get(error, "check the app's installation")
-    where = f"<#{channel_id}>" if CHANNEL_ID.match(channel_id) else "a channel"
     return (
-        f"I paused the insights digest for {where}: Slack said `{error}` ({fix}). "
+        f"I paused the insights digest for {channel_link(channel_id)}: Slack said `{error}` ({fix}). "
         "Any change to its settings (`/insights schedule ...` or `/insights subscribe ...`) starts it again."
     )
 

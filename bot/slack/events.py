@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.commands.answers import home
 from bot.digest.store import pause_team
@@ -15,12 +16,32 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 
+def channels_of(client: WebClient, user_id: str, pages: int = 5) -> list[str]:
+    """The channels `user_id` is in (as far as the bot can see); none when Slack will not say."""
+    found: list[str] = []
+    cursor = None
+    try:
+        for _ in range(pages):
+            response = client.users_conversations(
+                user=user_id, types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
+            )
+            listed: list[dict[str, Any]] = response.get("channels", [])
+            found += [str(channel["id"]) for channel in listed]
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+    except SlackApiError as error:
+        log.info("could not list %s's channels: %s", user_id, error.response.get("error"))
+    return found
+
+
 def register(app: App, services: Services) -> None:
-    def app_home_opened(event: dict[str, Any], client: WebClient) -> None:
+    def app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         if event.get("tab", "home") != "home":
             return
+        channel_ids = channels_of(client, event["user"])
         with services.session_factory() as session:
-            rendered = services.renderer.render(home(session))
+            rendered = services.renderer.render(home(session, str(context.team_id), channel_ids))
         client.views_publish(user_id=event["user"], view={"type": "home", "blocks": rendered.blocks})
 
     def app_uninstalled(context: BoltContext) -> None:

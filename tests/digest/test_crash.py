@@ -28,8 +28,14 @@ def run_clock(
     db: Path, fake: FakeSlack, at: dt.datetime, kill_after: float | None
 ) -> subprocess.CompletedProcess[str] | None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("SLACK_")}
-    env.update(DATABASE_URL=f"sqlite:///{db}", DATA_DIR=str(MINI), SLACK_BOT_TOKEN=BOT_TOKEN,
-               SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.api_url, NO_PROXY="127.0.0.1")
+    env.update(
+        DATABASE_URL=f"sqlite:///{db}",
+        DATA_DIR=str(MINI),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=fake.api_url,
+        NO_PROXY="127.0.0.1",
+    )
     command = [sys.executable, "-m", "bot", "digest", "run", "--at", at.isoformat()]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if kill_after is None:

@@ -209,6 +209,7 @@ class FakeSlack:
             "views.open": self._views_open,
             "conversations.history": self._conversations_history,
             "conversations.info": self._conversations_info,
+            "users.conversations": self._users_conversations,
             "users.info": self._users_info,
             "oauth.v2.access": self._oauth_v2_access,
             "apps.uninstall": self._apps_uninstall,
@@ -799,6 +800,24 @@ class FakeSlack:
             next_cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode()
             response["response_metadata"] = {"next_cursor": next_cursor}
         return response
+
+    def _users_conversations(self, params: dict[str, Any], who: dict[str, Any] | None) -> dict[str, Any]:
+        """The channels a user is in: a channel's optional "members" list, or everyone when it has none."""
+        user = params.get("user") or (who or {}).get("user_id")
+        channels = [
+            {
+                "id": channel_id,
+                "name": record.get("name", channel_id.lower()),
+                "is_channel": True,
+                "is_private": bool(record.get("is_private")),
+                "is_archived": bool(record.get("is_archived")),
+            }
+            for channel_id, record in self.channels.items()
+            if not record.get("is_im")
+            and user in record.get("members", [user])
+            and not (_truthy(params.get("exclude_archived")) and record.get("is_archived"))
+        ]
+        return {"channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def _conversations_info(self, params: dict[str, Any], who: dict[str, Any] | None) -> dict[str, Any]:
         assert who is not None

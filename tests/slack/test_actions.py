@@ -49,3 +49,17 @@ def test_a_tampered_button_value_gets_a_clear_message(app: App, fake_slack: Fake
         assert "no longer works" in reply["text"]
     click(app, fake_slack, "share", value("list"), "baduser", user="<!channel>")
     assert "no longer works" in fake_slack.responses["baduser"][0]["text"]
+
+
+def test_digest_buttons_answer_the_clicker_alone(app: App, fake_slack: FakeSlack) -> None:
+    from tests.slack.requests import command_body
+
+    dispatch(app, command_body("subscribe consumption", response_url=fake_slack.response_url()), FORM)
+    click(app, fake_slack, "digest_more", value("metric consumption"), "more")
+    (more,) = fake_slack.responses["more"]
+    assert more["replace_original"] is False and more["response_type"] == "ephemeral"
+    assert "Livestream sales" in more["text"]
+    click(app, fake_slack, "digest_manage", "manage", "manage")
+    assert "This channel's subscriptions" in fake_slack.responses["manage"][0]["text"]
+    click(app, fake_slack, "digest_unsubscribe", "all", "unsub", user="U2")
+    assert "Unsubscribed from consumption" in fake_slack.responses["unsub"][0]["text"]

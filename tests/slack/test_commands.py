@@ -40,3 +40,49 @@ def test_slack_escaped_text_is_unescaped_then_escaped_again_for_display(app: App
 
 def test_usage_errors_are_friendly_replies(app: App, fake_slack: FakeSlack) -> None:
     assert "give a number from 1 to 10" in ask(app, fake_slack, "show 42")["text"]
+
+
+def test_subscribe_checks_the_bot_can_post_in_the_channel(app: App, fake_slack: FakeSlack) -> None:
+    fake_slack.add_channel("C5", name="quiet", is_member=False)
+    body = json.loads(
+        dispatch(
+            app, command_body("subscribe compute", channel_id="C5", response_url=fake_slack.response_url()), FORM
+        ).body
+    )
+    assert "Invite me with `/invite @insights`" in body["text"]
+    ok = json.loads(dispatch(app, command_body("subscribe compute", response_url=fake_slack.response_url()), FORM).body)
+    assert "Subscribed to compute" in ok["text"]
+    listing = json.loads(
+        dispatch(app, command_body("subscriptions", response_url=fake_slack.response_url()), FORM).body
+    )
+    assert "<@U1>" in json.dumps(listing)  # who added it, as a mention
+
+
+def test_restricted_channel_asks_slack_whether_the_user_is_an_admin(app: App, fake_slack: FakeSlack) -> None:
+    fake_slack.add_user("U7", is_admin=True)
+    dispatch(app, command_body("subscribe compute", response_url=fake_slack.response_url()), FORM)
+    restricted = dispatch(app, command_body("restrict on", user_id="U7", response_url=fake_slack.response_url()), FORM)
+    assert "Only admins may change" in json.loads(restricted.body)["text"]
+    refused = dispatch(app, command_body("lang zh", user_id="U1", response_url=fake_slack.response_url()), FORM)
+    assert "Only workspace admins" in json.loads(refused.body)["text"]
+    assert {c.params["user"] for c in fake_slack.calls_to("users.info")} == {"U7", "U1"}
+
+
+def test_digest_now_is_acknowledged_at_once_then_posted_once(app: App, fake_slack: FakeSlack) -> None:
+    dispatch(app, command_body("subscribe compute", response_url=fake_slack.response_url()), FORM)
+    first = dispatch(app, command_body("digest now", response_url=fake_slack.response_url("n1")), FORM)
+    assert "Posting the digest" in json.loads(first.body)["text"]
+    assert fake_slack.wait_for(lambda: fake_slack.responses.get("n1"))
+    assert "The digest is posted" in fake_slack.responses["n1"][0]["text"]
+    dispatch(app, command_body("digest now", response_url=fake_slack.response_url("n2")), FORM)  # a double click
+    assert fake_slack.wait_for(lambda: fake_slack.responses.get("n2"))
+    assert "posted a moment ago" in fake_slack.responses["n2"][0]["text"]
+    digests = [m for m in fake_slack.messages_in("C1") if (m.get("metadata") or {}).get("event_type")]
+    assert len(digests) == 1 and digests[0]["blocks"][0]["type"] == "header"
+
+
+def test_digest_preview_is_private(app: App, fake_slack: FakeSlack) -> None:
+    dispatch(app, command_body("subscribe compute", response_url=fake_slack.response_url()), FORM)
+    body = json.loads(dispatch(app, command_body("digest preview", response_url=fake_slack.response_url()), FORM).body)
+    assert body["response_type"] == "ephemeral" and "Digital economy digest" in body["text"]
+    assert fake_slack.messages_in("C1") == []

@@ -33,3 +33,21 @@ def test_a_server_error_is_retried(app: App, fake_slack: FakeSlack) -> None:
     fake_slack.fail("views.publish", status=503)
     assert dispatch(app, event_body(app_home_opened(user="U2")), "application/json").status == 200
     assert len(fake_slack.calls_to("views.publish")) == 2
+
+
+def test_app_home_lists_the_subscriptions_of_the_users_channels(app: App, fake_slack: FakeSlack) -> None:
+    from tests.slack.requests import command_body
+
+    fake_slack.add_channel("C8", name="secret", members=["U1"])
+    for channel in ("C1", "C8"):
+        dispatch(
+            app,
+            command_body("subscribe compute", channel_id=channel, response_url=fake_slack.response_url()),
+            "application/x-www-form-urlencoded",
+        )
+    dispatch(app, event_body(app_home_opened(user="U2")), "application/json")
+    text = " ".join(
+        b.get("text", {}).get("text", "") for b in fake_slack.calls_to("views.publish")[-1].params["view"]["blocks"]
+    )
+    assert "<#C1>: compute" in text and "<#C8>" not in text  # U2 is not in C8
+    assert "/insights subscribe" in text
