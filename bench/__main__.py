@@ -3,9 +3,9 @@
 
 import sys
 
-from bench import search, serve
+from bench import digest, search, serve
 
-BENCHMARKS = {"search": search.main, "serve": serve.main}
+BENCHMARKS = {"search": search.main, "serve": serve.main, "digest": digest.main}
 
 for name in sys.argv[1:] or list(BENCHMARKS):
     BENCHMARKS[name]()

@@ -1,10 +1,15 @@
 """What a channel's digest says: what changed since its previous digest, and a few highlights that rotate so the
-channel sees every metric and policy item of its subscriptions once before it sees any of them twice."""
+channel sees every metric and policy item of its subscriptions once before it sees any of them twice.
+
+A Composer serves one tick: channels with the same subscriptions share what they follow and what changed, and
+identical digests are rendered once, so a run to thousands of channels costs little more than its distinct digests.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,15 +18,18 @@ from sqlalchemy.orm import Session
 
 from bot.commands.reference import reference
 from bot.digest.store import schedule_of, subscriptions_of
-from bot.render import Lang, Reply
+from bot.render import Lang, Rendered, Renderer, Reply
 from bot.search.query import parse_query, search
 from bot.store import queries
-from bot.store.models import Channel, DigestHighlight, Event, ItemTopic
+from bot.store.models import Channel, DigestHighlight, Event, ItemTopic, Subscription
 
 SPOTLIGHT = 3  # metrics per digest
 WATCH = 3  # policy items per digest
 MAX_CHANGES = 8  # change lines shown; the rest are counted
 KEYWORD_REACH = 200  # items a keyword subscription can follow
+
+Followed = dict[tuple[str, str], list[str]]  # (kind, item id) -> why: "topic:compute", "keyword:直播"
+Signature = tuple[tuple[str, str], ...]  # a channel's subscriptions, sorted
 
 
 @dataclass
@@ -41,94 +49,162 @@ class Digest:
     empty: bool = False
 
 
-def followed_items(session: Session, channel: Channel) -> dict[tuple[str, str], list[str]]:
-    """(kind, item id) -> why the channel follows it ("topic compute", "keyword 直播")."""
-    reasons: dict[tuple[str, str], list[str]] = {}
-    subscriptions = subscriptions_of(session, channel)
-    topics = [s.value for s in subscriptions if s.kind == "topic"]
-    if topics:
-        rows = session.execute(
-            select(ItemTopic.kind, ItemTopic.item_id, ItemTopic.topic).where(
-                ItemTopic.topic.in_(topics), ItemTopic.kind.in_(("metric", "policy"))
+class Composer:
+    def __init__(self, session: Session, now: dt.datetime) -> None:
+        self.session = session
+        self.now = now
+        self.newest = session.scalar(select(func.max(Event.id))) or 0
+        self._followed: dict[Signature, Followed] = {}
+        self._changes: dict[tuple[Signature, int], list[Change]] = {}
+        self._items: dict[str, dict[str, Any]] = {"metric": {}, "policy": {}}
+        self._rendered: dict[tuple[Any, ...], Rendered] = {}
+
+    def compose(
+        self,
+        channel: Channel,
+        *,
+        period_key: str | None = None,
+        subscriptions: Sequence[Subscription] | None = None,
+        shown: Counter[tuple[str, str]] | None = None,
+    ) -> Digest:
+        """`subscriptions` and `shown` (highlight counts) may be passed in when read for many channels at once."""
+        subscriptions = subscriptions_of(self.session, channel) if subscriptions is None else subscriptions
+        signature: Signature = tuple(sorted((s.kind, s.value) for s in subscriptions))
+        followed = self.followed(signature)
+        shown = shown_counts(self.session, [channel.id]).get(channel.id, Counter()) if shown is None else shown
+        changes = self.changes(signature, channel.last_event_id)
+        spotlight = self._rotation("metric", followed, shown, SPOTLIGHT)
+        watch = self._rotation("policy", followed, shown, WATCH)
+        lang: Lang = "zh" if channel.lang == "zh" else "en"
+        schedule = schedule_of(channel)
+        # A preview shows the period it would be posted for: the next one.
+        period = period_key or (schedule.next_due(self.now) or (self.now.date().isoformat(), self.now))[0]
+        ref = reference(self.session)
+        context = {
+            "report": ref.report,
+            "insights": ref.insights,
+            "topic_names": ref.topic_names,
+            "period": period,
+            "schedule": schedule.describe(lang),
+            "changes": changes[:MAX_CHANGES],
+            "more_changes": max(len(changes) - MAX_CHANGES, 0),
+            "spotlight": spotlight,
+            "watch": watch,
+            "both": channel.lang == "both",
+            "first_topic": next((value for kind, value in signature if kind == "topic"), ""),
+        }
+        highlights = [("metric", m.id) for m in spotlight] + [("policy", p.id) for p in watch]
+        reply = Reply("digest", lang, context, response_type="in_channel")
+        return Digest(reply, self.newest, highlights, empty=not (changes or spotlight or watch))
+
+    def render(self, digest: Digest, renderer: Renderer) -> Rendered:
+        """Rendered once per distinct content: many channels get exactly the same digest."""
+        context = digest.reply.context
+        key = (
+            digest.reply.lang,
+            context["both"],
+            context["period"],
+            context["schedule"],
+            context["first_topic"],
+            tuple(c.event.id for c in context["changes"]),
+            context["more_changes"],
+            tuple(digest.highlights),
+        )
+        if key not in self._rendered:
+            self._rendered[key] = renderer.render(digest.reply)
+        return self._rendered[key]
+
+    def followed(self, signature: Signature) -> Followed:
+        if signature not in self._followed:
+            self._followed[signature] = self._find_followed(signature)
+        return self._followed[signature]
+
+    def _find_followed(self, signature: Signature) -> Followed:
+        reasons: Followed = {}
+        topics = [value for kind, value in signature if kind == "topic"]
+        if topics:
+            rows = self.session.execute(
+                select(ItemTopic.kind, ItemTopic.item_id, ItemTopic.topic).where(
+                    ItemTopic.topic.in_(topics), ItemTopic.kind.in_(("metric", "policy"))
+                )
             )
+            for kind, item_id, topic in rows:
+                reasons.setdefault((kind, item_id), []).append(f"topic:{topic}")
+        glossary = reference(self.session).glossary
+        for keyword in (value for kind, value in signature if kind == "keyword"):
+            found = search(
+                self.session,
+                parse_query(keyword, glossary),
+                kinds=("metric", "policy"),
+                limit=KEYWORD_REACH,
+                relax=False,
+            )
+            for hit in found.hits:
+                reasons.setdefault((hit.kind, hit.item_id), []).append(f"keyword:{keyword}")
+        return reasons
+
+    def changes(self, signature: Signature, since: int) -> list[Change]:
+        key = (signature, since)
+        if key not in self._changes:
+            followed = self.followed(signature)
+            events = (
+                self.session.scalars(
+                    select(Event).where(Event.id > since, Event.kind.in_(("metric", "policy"))).order_by(Event.id)
+                ).all()
+                if followed and since < self.newest
+                else []
+            )
+            relevant = [e for e in events if (e.kind, e.item_id) in followed]
+            self._load({(e.kind, e.item_id) for e in relevant})
+            self._changes[key] = [
+                Change(e, self._items[e.kind][e.item_id], followed[(e.kind, e.item_id)])
+                for e in relevant
+                if e.item_id in self._items[e.kind]
+            ]
+        return self._changes[key]
+
+    def _rotation(self, kind: str, followed: Followed, shown: Counter[tuple[str, str]], count: int) -> list[Any]:
+        """The `count` followed items this channel has been shown least often, in report order."""
+        pool = [key for key in followed if key[0] == kind]
+        self._load(pool)
+        items = [self._items[kind][item_id] for _, item_id in pool if item_id in self._items[kind]]
+        items.sort(key=lambda item: (shown[(kind, item.id)], item.insight, item.id))
+        return items[:count]
+
+    def _load(self, keys: Iterable[tuple[str, str]]) -> None:
+        for kind in ("metric", "policy"):
+            missing = [item_id for k, item_id in keys if k == kind and item_id not in self._items[kind]]
+            if missing:
+                self._items[kind].update(queries.items_by_ids(kind, missing, session=self.session))
+
+
+def shown_counts(session: Session, channel_pks: Sequence[int]) -> dict[int, Counter[tuple[str, str]]]:
+    """How often each channel has been shown each highlight: one query for many channels."""
+    counts: dict[int, Counter[tuple[str, str]]] = {}
+    for start in range(0, len(channel_pks), 500):
+        rows = session.execute(
+            select(DigestHighlight.channel_pk, DigestHighlight.kind, DigestHighlight.item_id, func.count())
+            .where(DigestHighlight.channel_pk.in_(list(channel_pks[start : start + 500])))
+            .group_by(DigestHighlight.channel_pk, DigestHighlight.kind, DigestHighlight.item_id)
         )
-        for kind, item_id, topic in rows:
-            reasons.setdefault((kind, item_id), []).append(f"topic:{topic}")
-    glossary = reference(session).glossary
-    for keyword in (s.value for s in subscriptions if s.kind == "keyword"):
-        found = search(
-            session, parse_query(keyword, glossary), kinds=("metric", "policy"), limit=KEYWORD_REACH, relax=False
+        for channel_pk, kind, item_id, count in rows:
+            counts.setdefault(channel_pk, Counter())[(kind, item_id)] = count
+    return counts
+
+
+def subscriptions_by_channel(session: Session, channel_pks: Sequence[int]) -> dict[int, list[Subscription]]:
+    out: dict[int, list[Subscription]] = {}
+    for start in range(0, len(channel_pks), 500):
+        rows = session.scalars(
+            select(Subscription)
+            .where(Subscription.channel_pk.in_(list(channel_pks[start : start + 500])))
+            .order_by(Subscription.id)
         )
-        for hit in found.hits:
-            reasons.setdefault((hit.kind, hit.item_id), []).append(f"keyword:{keyword}")
-    return reasons
+        for row in rows:
+            out.setdefault(row.channel_pk, []).append(row)
+    return out
 
 
 def compose(session: Session, channel: Channel, *, now: dt.datetime, period_key: str | None = None) -> Digest:
-    lang: Lang = "zh" if channel.lang == "zh" else "en"
-    followed = followed_items(session, channel)
-    newest = session.scalar(select(func.max(Event.id))) or 0
-    changes = _changes(session, channel, followed)
-    spotlight = _rotation(session, channel, "metric", followed, SPOTLIGHT)
-    watch = _rotation(session, channel, "policy", followed, WATCH)
-    schedule = schedule_of(channel)
-    # A preview shows the period it would be posted for: the next one.
-    period = period_key or (schedule.next_due(now) or (now.date().isoformat(), now))[0]
-    context = {
-        **_base(session),
-        "period": period,
-        "schedule": schedule.describe(lang),
-        "changes": changes[:MAX_CHANGES],
-        "more_changes": max(len(changes) - MAX_CHANGES, 0),
-        "spotlight": spotlight,
-        "watch": watch,
-        "both": channel.lang == "both",
-        "first_topic": next((r.split(":", 1)[1] for rs in followed.values() for r in rs if r.startswith("topic:")), ""),
-    }
-    highlights = [("metric", m.id) for m in spotlight] + [("policy", p.id) for p in watch]
-    empty = not (changes or spotlight or watch)
-    return Digest(Reply("digest", lang, context, response_type="in_channel"), newest, highlights, empty)
-
-
-def _base(session: Session) -> dict[str, Any]:
-    ref = reference(session)
-    return {"report": ref.report, "insights": ref.insights, "topic_names": ref.topic_names}
-
-
-def _changes(session: Session, channel: Channel, followed: dict[tuple[str, str], list[str]]) -> list[Change]:
-    if not followed:
-        return []
-    events = session.scalars(
-        select(Event).where(Event.id > channel.last_event_id, Event.kind.in_(("metric", "policy"))).order_by(Event.id)
-    ).all()
-    relevant = [e for e in events if (e.kind, e.item_id) in followed]
-    items: dict[str, dict[str, Any]] = {}
-    for kind in ("metric", "policy"):
-        ids = [e.item_id for e in relevant if e.kind == kind]
-        items[kind] = queries.items_by_ids(kind, ids, session=session) if ids else {}
-    return [
-        Change(e, items[e.kind][e.item_id], followed[(e.kind, e.item_id)])
-        for e in relevant
-        if e.item_id in items[e.kind]
-    ]
-
-
-def _rotation(
-    session: Session, channel: Channel, kind: str, followed: dict[tuple[str, str], list[str]], count: int
-) -> list[Any]:
-    """The `count` followed items this channel has been shown least often, in report order."""
-    pool = [item_id for (k, item_id) in followed if k == kind]
-    if not pool:
-        return []
-    shown = Counter(
-        dict(
-            session.execute(
-                select(DigestHighlight.item_id, func.count())
-                .where(DigestHighlight.channel_pk == channel.id, DigestHighlight.kind == kind)
-                .group_by(DigestHighlight.item_id)
-            ).all()
-        )
-    )
-    rows = queries.items_by_ids(kind, pool, session=session)
-    ordered = sorted(rows.values(), key=lambda item: (shown[item.id], item.insight, item.id))
-    return ordered[:count]
+    """One channel's digest (a preview, `digest now`, a recovery)."""
+    return Composer(session, now).compose(channel, period_key=period_key)

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.digest.compose import compose
+from bot.digest.compose import Composer, compose, shown_counts, subscriptions_by_channel
 from bot.digest.store import schedule_of
 from bot.render import Renderer, channel_link
 from bot.store.models import AuditEntry, Channel, Digest, DigestHighlight
@@ -116,6 +118,43 @@ class TeamPacer:
             self._next[team_id] = max(self._next[team_id], self.clock() + seconds)
 
 
+@dataclass(frozen=True)
+class Job:
+    digest_id: int
+    channel_pk: int
+    team_id: str
+    channel_id: str
+    set_up_by: str
+    metadata: dict[str, Any]
+    text: str
+    blocks: list[dict[str, Any]]
+    event_id: int
+    highlights: list[tuple[str, str]]
+    empty: bool
+
+
+def _round_robin(due: list[tuple[int, str, str, dt.datetime]]) -> list[tuple[int, str, str, dt.datetime]]:
+    """One channel of each workspace in turn, so every workspace starts posting at once."""
+    by_team: dict[str, list[tuple[int, str, str, dt.datetime]]] = defaultdict(list)
+    for item in due:
+        by_team[item[1]].append(item)
+    lanes = list(by_team.values())
+    return [lane[i] for i in range(max(map(len, lanes), default=0)) for lane in lanes if i < len(lane)]
+
+
+def _drain(
+    results: queue.SimpleQueue[tuple[Job, str | PostError]], pending: list[tuple[Job, str | PostError]]
+) -> list[tuple[Job, str | PostError]]:
+    while True:
+        try:
+            pending.append(results.get_nowait())
+        except queue.Empty:
+            break
+    done = list(pending)
+    pending.clear()
+    return done
+
+
 @dataclass
 class Runner:
     session_factory: sessionmaker[Session]
@@ -123,23 +162,144 @@ class Runner:
     poster: Poster
     clock_id: str
     pacer: TeamPacer = field(default_factory=lambda: TeamPacer(20))
-    workers: int = 8
+    workers: int = 32  # posting threads: each mostly waits on Slack or on its workspace's pace
 
     def run_due(self, now: dt.datetime) -> RunReport:
-        """One tick: every channel whose latest scheduled period has no posted digest gets one (at most once)."""
+        """One tick: every channel whose latest scheduled period has no posted digest gets one (at most once).
+
+        Fresh claims are made in bulk; digests are composed in turn across workspaces and posted by a pool of
+        threads, each workspace paced; results are committed in batches. A period claimed before (a retry that is
+        ready, a claim whose clock died) goes the careful way, one at a time, through deliver()."""
         report = RunReport()
         due = self._due(now)
-        by_team: dict[str, list[tuple[int, str, dt.datetime]]] = defaultdict(list)
-        for channel_pk, team_id, period_key, due_at in due:
-            by_team[team_id].append((channel_pk, period_key, due_at))
-        # Workspaces in parallel, each paced; the channels of one workspace in turn.
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(by_team)))) as pool:
-            for outcomes in pool.map(
-                lambda items: [self.deliver(pk, key, at, now) for pk, key, at in items], by_team.values()
-            ):
-                for outcome in outcomes:
-                    report.add(outcome)
+        fresh = self._claim_fresh(due, now)
+        if fresh:
+            self._post_fresh([d for d in due if d[0] in fresh], fresh, now, report)
+        for channel_pk, _team, period_key, due_at in due:
+            if channel_pk not in fresh:
+                report.add(self.deliver(channel_pk, period_key, due_at, now))
         return report
+
+    def _claim_fresh(self, due: list[tuple[int, str, str, dt.datetime]], now: dt.datetime) -> dict[int, int]:
+        """channel pk -> digest id for the periods nobody had claimed; the unique constraint settles races."""
+        claimed: dict[int, int] = {}
+        with self.session_factory.begin() as session:
+            dialect_insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+            for start in range(0, len(due), 500):
+                rows = [
+                    {
+                        "channel_pk": pk,
+                        "period_key": key,
+                        "due_at": at,
+                        "status": "claimed",
+                        "claimed_by": self.clock_id,
+                        "claimed_at": now,
+                        "attempts": 1,
+                    }
+                    for pk, _team, key, at in due[start : start + 500]
+                ]
+                statement = dialect_insert(Digest).on_conflict_do_nothing().returning(Digest.channel_pk, Digest.id)
+                for channel_pk, digest_id in session.execute(statement, rows):
+                    claimed[channel_pk] = digest_id
+        return claimed
+
+    def _post_fresh(
+        self,
+        due: list[tuple[int, str, str, dt.datetime]],
+        claimed: dict[int, int],
+        now: dt.datetime,
+        report: RunReport,
+    ) -> None:
+        jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        results: queue.SimpleQueue[tuple[Job, str | PostError]] = queue.SimpleQueue()
+        teams = {team for _pk, team, _key, _at in due}
+        workers = [
+            threading.Thread(target=self._post_jobs, args=(jobs, results), daemon=True)
+            for _ in range(max(1, min(self.workers, len(teams) * 2)))
+        ]
+        for worker in workers:
+            worker.start()
+        pending: list[tuple[Job, str | PostError]] = []
+        with self.session_factory() as session:
+            composer = Composer(session, now)
+            pks = [pk for pk, _team, _key, _at in due]
+            subscriptions = subscriptions_by_channel(session, pks)
+            shown = shown_counts(session, pks)
+            channels = {c.id: c for c in session.scalars(select(Channel).where(Channel.id.in_(pks)))}
+            for done, (pk, _team, key, _at) in enumerate(_round_robin(due), start=1):
+                channel = channels[pk]
+                digest = composer.compose(
+                    channel, period_key=key, subscriptions=subscriptions.get(pk, []), shown=shown.get(pk, Counter())
+                )
+                rendered = composer.render(digest, self.renderer)
+                jobs.put(
+                    Job(
+                        claimed[pk],
+                        pk,
+                        channel.team_id,
+                        channel.channel_id,
+                        channel.set_up_by,
+                        metadata_for(channel, key),
+                        rendered.text,
+                        rendered.blocks,
+                        digest.event_id,
+                        digest.highlights,
+                        digest.empty,
+                    )
+                )
+                if done % 200 == 0:  # keep the database up to date while composing goes on
+                    self._record(_drain(results, pending), now, report)
+        for _ in workers:
+            jobs.put(None)
+        for worker in workers:
+            worker.join()
+        self._record(_drain(results, pending), now, report)
+
+    def _post_jobs(
+        self, jobs: queue.SimpleQueue[Job | None], results: queue.SimpleQueue[tuple[Job, str | PostError]]
+    ) -> None:
+        while (job := jobs.get()) is not None:
+            self.pacer.wait(job.team_id)
+            try:
+                results.put((job, self.poster.post(job.team_id, job.channel_id, job.text, job.blocks, job.metadata)))
+            except PostError as error:
+                if error.retry_after:
+                    self.pacer.hold(job.team_id, error.retry_after)
+                results.put((job, error))
+
+    def _record(self, done: list[tuple[Job, str | PostError]], now: dt.datetime, report: RunReport) -> None:
+        """Posted digests in one transaction; failures one by one (they are few, and each may pause a channel)."""
+        posted = [(job, ts) for job, ts in done if isinstance(ts, str)]
+        if posted:
+            with self.session_factory.begin() as session:
+                session.execute(
+                    update(Digest),
+                    [
+                        {
+                            "id": job.digest_id,
+                            "status": "posted",
+                            "posted_ts": ts,
+                            "posted_at": now,
+                            "event_id": job.event_id,
+                        }
+                        for job, ts in posted
+                    ],
+                )
+                session.execute(
+                    update(Channel), [{"id": job.channel_pk, "last_event_id": job.event_id} for job, _ts in posted]
+                )
+                highlights = [
+                    {"channel_pk": job.channel_pk, "digest_id": job.digest_id, "kind": kind, "item_id": item_id}
+                    for job, _ts in posted
+                    for kind, item_id in job.highlights
+                ]
+                if highlights:
+                    session.execute(insert(DigestHighlight), highlights)
+            for job, _ts in posted:
+                report.add("empty" if job.empty else "posted")
+        for job, error in done:
+            if isinstance(error, PostError):
+                report.add(self._failed(job.digest_id, job.channel_pk, error, now, job.set_up_by))
 
     def _due(self, now: dt.datetime) -> list[tuple[int, str, str, dt.datetime]]:
         with self.session_factory() as session:
