@@ -160,6 +160,7 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
         extensions=["jinja2.ext.do"],
+        auto_reload=False,  # templates ship with the code: no stat() of the file on every render
     )
     env.filters.update(mrkdwn=_esc, clip=clip, figure=figure, mention=mention, channel=channel_link)
     env.globals.update(tr=_tr, field=_field, MAX_SECTION_TEXT=MAX_SECTION_TEXT, MAX_HEADER_TEXT=MAX_HEADER_TEXT)

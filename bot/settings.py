@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / "data"
     default_lang: Literal["zh", "en"] | None = None
     log_level: str = "WARNING"
+    # "i/n": this digest clock serves one share of the workspaces, so n clocks split a large run between them.
+    clock_shard: str | None = Field(default=None, pattern=r"^\d+/[1-9]\d*$")
     # Rendered answers remembered per process (0 turns the cache off).
     reply_cache_size: int = Field(default=1024, ge=0)
 
@@ -59,6 +61,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def shard(self) -> tuple[int, int] | None:
+        if not self.clock_shard:
+            return None
+        index, count = (int(part) for part in self.clock_shard.split("/"))
+        if index >= count:
+            raise ConfigurationError(f"CLOCK_SHARD {self.clock_shard}: the index must be below the count")
+        return index, count
 
     @property
     def has_slack_credentials(self) -> bool:

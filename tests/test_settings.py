@@ -29,3 +29,16 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_default_database_is_a_sqlite_file_under_var(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert Settings(_env_file=None).database_url.endswith("/var/bot.db")
+
+
+def test_clock_shard(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from bot.settings import ConfigurationError
+
+    assert Settings(_env_file=None, clock_shard="1/3").shard == (1, 3)
+    assert Settings(_env_file=None).shard is None
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, clock_shard="half")
+    with pytest.raises(ConfigurationError):
+        _ = Settings(_env_file=None, clock_shard="3/3").shard

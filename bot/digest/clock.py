@@ -26,7 +26,8 @@ def make_runner(services: Services) -> Runner:
         raise ConfigurationError("posting digests needs SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET")
 
     clock_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    return Runner(services.session_factory, services.renderer, SlackPoster(client_factory(services)), clock_id)
+    poster = SlackPoster(client_factory(services))
+    return Runner(services.session_factory, services.renderer, poster, clock_id, shard=settings.shard)
 
 
 def tick(runner: Runner, now: dt.datetime | None = None) -> RunReport:

@@ -53,11 +53,13 @@ class Composer:
     def __init__(self, session: Session, now: dt.datetime) -> None:
         self.session = session
         self.now = now
-        self.newest = session.scalar(select(func.max(Event.id))) or 0
+        self.ref = reference(session)
+        self.newest = self.ref.version
         self._followed: dict[Signature, Followed] = {}
         self._changes: dict[tuple[Signature, int], list[Change]] = {}
         self._items: dict[str, dict[str, Any]] = {"metric": {}, "policy": {}}
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
+        self.topic_names = self.ref.topic_names
 
     def compose(
         self,
@@ -79,11 +81,11 @@ class Composer:
         schedule = schedule_of(channel)
         # A preview shows the period it would be posted for: the next one.
         period = period_key or (schedule.next_due(self.now) or (self.now.date().isoformat(), self.now))[0]
-        ref = reference(self.session)
+        ref = self.ref
         context = {
             "report": ref.report,
             "insights": ref.insights,
-            "topic_names": ref.topic_names,
+            "topic_names": self.topic_names,
             "period": period,
             "schedule": schedule.describe(lang),
             "changes": changes[:MAX_CHANGES],
@@ -130,7 +132,7 @@ class Composer:
             )
             for kind, item_id, topic in rows:
                 reasons.setdefault((kind, item_id), []).append(f"topic:{topic}")
-        glossary = reference(self.session).glossary
+        glossary = self.ref.glossary
         for keyword in (value for kind, value in signature if kind == "keyword"):
             found = search(
                 self.session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_sdk import WebClient
@@ -23,8 +24,17 @@ def web_client(services: Services, token: str | None = None) -> WebClient:
     kwargs: dict[str, Any] = {}
     if services.settings.slack_api_url:
         kwargs["base_url"] = services.settings.slack_api_url
+    # slack_sdk formats every request and response body for its debug log whenever its logger's own level is unset
+    # (level 0 <= DEBUG), whatever the handlers would print: give it a logger with the configured level.
+    logger = logging.getLogger("bot.slack.webclient")
+    logger.setLevel(
+        services.settings.log_level.upper()
+        if services.settings.log_level.upper() in logging.getLevelNamesMapping()
+        else "WARNING"
+    )
     return WebClient(
         token=token,
+        logger=logger,
         retry_handlers=[
             RateLimitErrorRetryHandler(max_retry_count=2),
             ServerErrorRetryHandler(max_retry_count=2),

@@ -16,6 +16,7 @@ from bot.catalog.loader import load_bundle, read_bundle
 from bot.digest import deliver as deliver_module
 from bot.digest.deliver import EVENT_TYPE, Runner, TeamPacer
 from bot.services import Services
+from bot.slack.client import web_client
 from bot.slack.poster import SlackPoster, client_factory
 from bot.store.models import Channel, Digest, DigestHighlight, ItemTopic
 from tests.conftest import MINI
@@ -223,3 +224,26 @@ def test_a_permanent_error_pauses_the_channel_and_tells_who_set_it_up(
     assert "paused" in say(services, "subscriptions")
     say(services, "schedule weekly monday 09:00", user="U2")  # any change starts it again
     assert clock.run_due(due + dt.timedelta(days=14)).outcomes == {"posted": 1}
+
+
+def test_sharded_clocks_split_the_workspaces_between_them(services: Services, fake_slack: FakeSlack) -> None:
+    for team in ("T1", "T2", "T3", "T4"):
+        fake_slack.add_token(f"xoxb-{team}", team_id=team)
+        say(services, "subscribe compute", team=team)
+    due = dt.datetime(2027, 3, 1, 1, 0, tzinfo=UTC)
+    created(services, due - dt.timedelta(days=1))
+    clients = {team: web_client(services, f"xoxb-{team}") for team in ("T1", "T2", "T3", "T4")}
+    shards = [
+        Runner(
+            services.session_factory,
+            services.renderer,
+            SlackPoster(clients.__getitem__),
+            f"clock-{i}",
+            TeamPacer(1000),
+            shard=(i, 2),
+        )
+        for i in range(2)
+    ]
+    posted = [clock.run_due(due).outcomes.get("posted", 0) for clock in shards]
+    assert sum(posted) == 4 and all(posted)  # each clock served its own share, nothing twice
+    assert [clock.run_due(due).outcomes for clock in shards] == [{}, {}]
