@@ -117,9 +117,12 @@ def figure(metric: Any, lang: Lang) -> str:
 SLACK_ID = re.compile(r"^[UWB][A-Z0-9]{1,30}$")
 
 
-def mention(user_id: object) -> str:
-    """<@U123> for a real Slack user id; anything else is shown as escaped text, never as markup."""
+@pass_context
+def mention(context: Context, user_id: object) -> str:
+    """<@U123> for a real Slack user id in Slack (the id itself in a terminal); anything else as escaped text."""
     text = str(user_id)
+    if not context.get("for_slack", True):
+        return text[:40]
     return f"<@{text}>" if SLACK_ID.match(text) else escape_mrkdwn(text, 40)
 
 

@@ -156,7 +156,7 @@ def check_references(session: Session, bundle: Bundle) -> None:
 def load_bundle(session: Session, bundle: Bundle) -> LoadResult:
     """Merge the bundle into the store (the caller's transaction). Loading the same bundle again changes nothing."""
     check_references(session, bundle)
-    source = f"{bundle.report.id} ({bundle.path})"
+    source = bundle.report.id  # what users see as the source; data_loads keeps the path
     result = LoadResult(source=source)
     report_id = bundle.report.id
     _merge(session, result, "report", models.Report, report_id, _fields(bundle.report))
@@ -176,11 +176,13 @@ def load_bundle(session: Session, bundle: Bundle) -> LoadResult:
         metric_row = _merge(session, result, "metric", models.Metric, metric.id, values)
         _merge_topics(session, result, "metric", metric.id, metric.topics)
         index.refresh(session, metric_row)
+        _observe(session, metric_row, source)
     for policy in bundle.policies:
         values = {**_fields(policy, exclude={"topics"}), "report_id": report_id}
         policy_row = _merge(session, result, "policy", models.PolicyItem, policy.id, values)
         _merge_topics(session, result, "policy", policy.id, policy.topics)
         index.refresh(session, policy_row)
+        _record_status(session, policy_row, source, recorded_by="data load")
     session.flush()
     if result.events:
         load = models.DataLoad(
@@ -192,6 +194,56 @@ def load_bundle(session: Session, bundle: Bundle) -> LoadResult:
             event.load_id = load.id
         session.flush()
     return result
+
+
+def _observe(session: Session, metric: models.Metric, source: str) -> None:
+    """A new point in the metric's series when its value, unit or period differ from the latest one."""
+    session.flush()
+    latest = session.scalars(
+        select(models.Observation)
+        .where(models.Observation.metric_id == metric.id)
+        .order_by(models.Observation.id.desc())
+        .limit(1)
+    ).first()
+    point = (metric.value, metric.unit_zh, metric.period_zh)
+    if latest is None or (latest.value, latest.unit_zh, latest.period_zh) != point:
+        session.add(
+            models.Observation(
+                metric_id=metric.id,
+                value=metric.value,
+                unit_zh=metric.unit_zh,
+                unit_en=metric.unit_en,
+                period_zh=metric.period_zh,
+                period_en=metric.period_en,
+                source=source,
+            )
+        )
+
+
+def _record_status(
+    session: Session, policy: models.PolicyItem, source: str, *, recorded_by: str, note: str | None = None
+) -> None:
+    """A new entry in the item's status history when its status differs from the latest entry."""
+    session.flush()
+    latest = session.scalars(
+        select(models.StatusEntry)
+        .where(models.StatusEntry.policy_id == policy.id)
+        .order_by(models.StatusEntry.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None or latest.status != policy.status or latest.status_zh != policy.status_zh:
+        session.add(
+            models.StatusEntry(
+                policy_id=policy.id,
+                status=policy.status,
+                status_zh=policy.status_zh,
+                status_en=policy.status_en,
+                date=policy.date,
+                note=note,
+                source=source,
+                recorded_by=recorded_by,
+            )
+        )
 
 
 def _fields(model: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:

@@ -134,6 +134,10 @@ class PolicyItem(Item):
     date: str | None = Field(default=None, pattern=PARTIAL_DATE_PATTERN)
     summary_zh: str
     summary_en: str
+    # Key dates, only where a source states them.
+    comment_deadline: str | None = Field(default=None, pattern=PARTIAL_DATE_PATTERN)
+    effective_date: str | None = Field(default=None, pattern=PARTIAL_DATE_PATTERN)
+    target_year: int | None = Field(default=None, ge=1990, le=2100)
 
 
 class InsightsFile(Strict):

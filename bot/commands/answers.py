@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.commands.caller import Caller
-from bot.commands.parser import CHANNEL_COMMANDS, Command, UsageError, clean, closest_command, parse
+from bot.commands.parser import CHANNEL_COMMANDS, TRACKING_COMMANDS, Command, UsageError, clean, closest_command, parse
 from bot.commands.reference import reference
 from bot.digest import channels
 from bot.render import Lang, Reply
 from bot.search import query as search
 from bot.store import queries
+from bot.tracking import commands as tracking
 
 PAGE_SIZE = 8  # items per reply: with headers and citations this stays far inside Slack's 50 blocks
 KIND_ORDER = ("metric", "policy", "insight")
@@ -51,6 +52,8 @@ def answer(
             reply = Reply("no_data", command.lang)
         elif command.name in CHANNEL_COMMANDS:
             reply = channels.handle(session, command, caller, admins)
+        elif command.name in TRACKING_COMMANDS:
+            reply = tracking.handle(session, command, caller, admins)
         else:
             reply = HANDLERS[command.name](session, command, max(offset, 0))
     # What the buttons carry to ask the same question again (share, more results).

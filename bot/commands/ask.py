@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.commands.answers import answer
 from bot.commands.caller import Caller
-from bot.commands.parser import CHANNEL_COMMANDS, UsageError, clean, parse
+from bot.commands.parser import PERSONAL_COMMANDS, UsageError, clean, parse
 from bot.commands.reference import reference
 from bot.render import CacheKey, Lang, Rendered
 from bot.services import Services
@@ -42,7 +42,8 @@ def ask(
 
 
 def is_channel_command(text: str) -> bool:
+    """Commands whose answer depends on who asks or that change the store (see parser.PERSONAL_COMMANDS)."""
     try:
-        return parse(text).name in CHANNEL_COMMANDS
+        return parse(text).name in PERSONAL_COMMANDS
     except UsageError:
         return False

@@ -29,8 +29,19 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "lang": ("lang", "language", "语言"),
     "restrict": ("restrict", "权限"),
     "digest": ("digest", "摘要"),
+    # Tracking commands (bot.tracking.commands).
+    "history": ("history", "历史"),
+    "changes": ("changes", "变化", "变动"),
+    "track": ("track", "跟踪"),
+    "note": ("note", "备注"),
+    "follow": ("follow", "关注"),
+    "unfollow": ("unfollow", "取消关注"),
+    "following": ("following", "我的关注"),
 }
+TRACKING_COMMANDS = frozenset({"history", "changes", "track", "note", "follow", "unfollow", "following"})
 CHANNEL_COMMANDS = frozenset({"subscribe", "unsubscribe", "subscriptions", "schedule", "lang", "restrict", "digest"})
+# Commands whose answer depends on who asks or changes the store: never cached, always in a write transaction.
+PERSONAL_COMMANDS = CHANNEL_COMMANDS | {"track", "note", "follow", "unfollow", "following"}
 _BY_ALIAS = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 _ZH_NUMERALS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
 _SPACE_LIKE = re.compile(r"\s+")
@@ -114,7 +125,7 @@ def parse(text: str, lang: Lang | None = None) -> Command:
             reply_lang,
         )
     # Words after a command that takes none are a mistake worth pointing out, not silently dropped.
-    if name in {"help", "list", "topics", "subscriptions"} and rest:
+    if name in {"help", "list", "topics", "subscriptions", "following"} and rest:
         return Command("search", cleaned, reply_lang, truncated)
     return Command(name, rest, reply_lang, truncated)
 

@@ -31,7 +31,13 @@ def make_runner(services: Services) -> Runner:
 
 
 def tick(runner: Runner, now: dt.datetime | None = None) -> RunReport:
+    """Due digests, then messages to the followers of items that changed."""
+    from bot.tracking.notify import notify_followers
+
     report = runner.run_due(now or dt.datetime.now(dt.UTC))
+    told = notify_followers(runner.session_factory, runner.renderer, runner.poster)
+    if told:
+        report.outcomes["followers told"] += told
     if report.outcomes:
         log.info("digest tick: %s", report)
     return report

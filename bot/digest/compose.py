@@ -24,6 +24,8 @@ from bot.store import queries
 from bot.store.models import Channel, DigestHighlight, Event, ItemTopic, Subscription
 
 SPOTLIGHT = 3  # metrics per digest
+COMING_UP_DAYS = 30
+COMING_UP = 5  # dated items listed
 WATCH = 3  # policy items per digest
 MAX_CHANGES = 8  # change lines shown; the rest are counted
 KEYWORD_REACH = 200  # items a keyword subscription can follow
@@ -75,6 +77,7 @@ class Composer:
         followed = self.followed(signature)
         shown = shown_counts(self.session, [channel.id]).get(channel.id, Counter()) if shown is None else shown
         changes = self.changes(signature, channel.last_event_id)
+        coming_up = self.coming_up(signature)
         spotlight = self._rotation("metric", followed, shown, SPOTLIGHT)
         watch = self._rotation("policy", followed, shown, WATCH)
         lang: Lang = "zh" if channel.lang == "zh" else "en"
@@ -92,12 +95,13 @@ class Composer:
             "more_changes": max(len(changes) - MAX_CHANGES, 0),
             "spotlight": spotlight,
             "watch": watch,
+            "coming_up": coming_up,
             "both": channel.lang == "both",
             "first_topic": next((value for kind, value in signature if kind == "topic"), ""),
         }
         highlights = [("metric", m.id) for m in spotlight] + [("policy", p.id) for p in watch]
         reply = Reply("digest", lang, context, response_type="in_channel")
-        return Digest(reply, self.newest, highlights, empty=not (changes or spotlight or watch))
+        return Digest(reply, self.newest, highlights, empty=not (changes or spotlight or watch or coming_up))
 
     def render(self, digest: Digest, renderer: Renderer) -> Rendered:
         """Rendered once per distinct content: many channels get exactly the same digest."""
@@ -111,6 +115,7 @@ class Composer:
             tuple(c.event.id for c in context["changes"]),
             context["more_changes"],
             tuple(digest.highlights),
+            tuple((item.id, kind) for item, kind, _ in context["coming_up"]),
         )
         if key not in self._rendered:
             self._rendered[key] = renderer.render(digest.reply)
@@ -165,6 +170,22 @@ class Composer:
             ]
         return self._changes[key]
 
+    def coming_up(self, signature: Signature) -> list[tuple[Any, str, dt.date]]:
+        """Followed policy items with a comment deadline or an effective date in the next 30 days."""
+        followed = self.followed(signature)
+        self._load([key for key in followed if key[0] == "policy"])
+        horizon = self.now.date() + dt.timedelta(days=COMING_UP_DAYS)
+        dated: list[tuple[Any, str, dt.date]] = []
+        for kind, item_id in followed:
+            item = self._items["policy"].get(item_id) if kind == "policy" else None
+            if item is None:
+                continue
+            for name in ("comment_deadline", "effective_date"):
+                day = _day(getattr(item, name))
+                if day is not None and self.now.date() <= day <= horizon:
+                    dated.append((item, name, day))
+        return sorted(dated, key=lambda entry: (entry[2], entry[0].id))[:COMING_UP]
+
     def _rotation(self, kind: str, followed: Followed, shown: Counter[tuple[str, str]], count: int) -> list[Any]:
         """The `count` followed items this channel has been shown least often, in report order."""
         pool = [key for key in followed if key[0] == kind]
@@ -210,3 +231,13 @@ def subscriptions_by_channel(session: Session, channel_pks: Sequence[int]) -> di
 def compose(session: Session, channel: Channel, *, now: dt.datetime, period_key: str | None = None) -> Digest:
     """One channel's digest (a preview, `digest now`, a recovery)."""
     return Composer(session, now).compose(channel, period_key=period_key)
+
+
+def _day(value: str | None) -> dt.date | None:
+    """A key date as a day: a full date as is, a month as its first day; a bare year is too vague to list."""
+    if not value or len(value) < 7:
+        return None
+    try:
+        return dt.date.fromisoformat(value if len(value) == 10 else f"{value}-01")
+    except ValueError:
+        return None

@@ -101,6 +101,10 @@ class PolicyItem(Base):
     summary_zh: Mapped[str] = mapped_column(Text)
     summary_en: Mapped[str] = mapped_column(Text)
     quote: Mapped[str] = mapped_column(Text)
+    # Key dates, where a source states them (partial dates as in `date`).
+    comment_deadline: Mapped[str | None] = mapped_column(String(10))
+    effective_date: Mapped[str | None] = mapped_column(String(10))
+    target_year: Mapped[int | None] = mapped_column(Integer)
 
 
 class ItemTopic(Base):
@@ -238,3 +242,61 @@ class DigestHighlight(Base):
     digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(10))
     item_id: Mapped[str] = mapped_column(String(100))
+
+
+class Observation(Base):
+    """One value of a metric, as an edition (or an update) states it; changes are derived, never typed in."""
+
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    metric_id: Mapped[str] = mapped_column(ForeignKey("metrics.id"))
+    value: Mapped[str] = mapped_column(String(40))
+    unit_zh: Mapped[str] = mapped_column(Text)
+    unit_en: Mapped[str] = mapped_column(Text)
+    period_zh: Mapped[str] = mapped_column(Text)
+    period_en: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StatusEntry(Base):
+    """A policy item's status at a point of its life-cycle, with where that came from and who recorded it."""
+
+    __tablename__ = "status_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    policy_id: Mapped[str] = mapped_column(ForeignKey("policy_items.id"))
+    status: Mapped[str] = mapped_column(String(30))
+    status_zh: Mapped[str] = mapped_column(Text)
+    status_en: Mapped[str] = mapped_column(Text)
+    date: Mapped[str | None] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    item_id: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    team_id: Mapped[str] = mapped_column(String(32))
+    recorded_by: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(10))
+    item_id: Mapped[str] = mapped_column(String(100))
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
