@@ -178,6 +178,23 @@ def cmd_digest_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.tracking.export import export
+
+    services = _ready_services()
+    with services.session_factory() as session:
+        topic = None
+        if args.topic:
+            from bot.commands.reference import reference
+
+            found = reference(session).find_topic(args.topic)
+            if found is None:
+                raise ConfigurationError(f"--topic {args.topic!r} is not a topic (see: bot ask topics)")
+            topic = found.slug
+        sys.stdout.write(export(session, args.format, topic))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Everything a small install needs in one process: Socket Mode with an app token, HTTP otherwise."""
     settings = _ready_services().settings
@@ -242,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--at", help="as of this ISO time (default now)")
     preview.add_argument("--json", action="store_true", help="the Block Kit JSON")
     preview.set_defaults(func=cmd_digest_preview)
+    export = commands.add_parser("export", help="metrics with their series, policy items with their history")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--topic", help="only this topic (slug or name)")
+    export.set_defaults(func=cmd_export)
     run = digest.add_parser("run", help="one tick: claim and post what is due")
     run.add_argument("--at", help="as of this ISO time (default now)")
     run.set_defaults(func=cmd_digest_run)

@@ -184,6 +184,13 @@ class Renderer:
             return Rendered([*first.blocks, {"type": "divider"}, *last.blocks], text, reply.response_type)
         return self._render(reply, reply.lang, "whole", for_slack)
 
+    def view(self, template: str, context: dict[str, Any]) -> dict[str, Any]:
+        """A modal (views.open): one JSON object from templates/<template>.json.j2, escaped like any message."""
+        view: dict[str, Any] = json.loads(
+            self.env.get_template(f"{template}.json.j2").render({**context, "lang": "en", "for_slack": True})
+        )
+        return view
+
     def _render(self, reply: Reply, lang: Lang, part: str, for_slack: bool) -> Rendered:
         context = {**reply.context, "lang": lang, "part": part, "for_slack": True}
         blocks = json.loads(self.env.get_template(f"{reply.template}.json.j2").render(context))

@@ -27,7 +27,7 @@ SPOTLIGHT = 3  # metrics per digest
 COMING_UP_DAYS = 30
 COMING_UP = 5  # dated items listed
 WATCH = 3  # policy items per digest
-MAX_CHANGES = 8  # change lines shown; the rest are counted
+MAX_CHANGES = 8  # items whose changes are shown; the rest are counted
 KEYWORD_REACH = 200  # items a keyword subscription can follow
 
 Followed = dict[tuple[str, str], list[str]]  # (kind, item id) -> why: "topic:compute", "keyword:直播"
@@ -36,9 +36,15 @@ Signature = tuple[tuple[str, str], ...]  # a channel's subscriptions, sorted
 
 @dataclass
 class Change:
-    event: Event
+    """What happened to one item since the channel's previous digest (its events, oldest first)."""
+
+    events: list[Event]
     item: Any
     reasons: list[str]
+
+    @property
+    def created(self) -> bool:
+        return any(e.field == "created" for e in self.events)
 
 
 @dataclass
@@ -112,7 +118,7 @@ class Composer:
             context["period"],
             context["schedule"],
             context["first_topic"],
-            tuple(c.event.id for c in context["changes"]),
+            tuple((tuple(e.id for e in c.events), *c.reasons) for c in context["changes"]),
             context["more_changes"],
             tuple(digest.highlights),
             tuple((item.id, kind) for item, kind, _ in context["coming_up"]),
@@ -156,17 +162,24 @@ class Composer:
             followed = self.followed(signature)
             events = (
                 self.session.scalars(
-                    select(Event).where(Event.id > since, Event.kind.in_(("metric", "policy"))).order_by(Event.id)
+                    select(Event)
+                    .where(
+                        Event.id > since, Event.kind.in_(("metric", "policy")), Event.field.not_in(queries.QUIET_FIELDS)
+                    )
+                    .order_by(Event.id)
                 ).all()
                 if followed and since < self.newest
                 else []
             )
-            relevant = [e for e in events if (e.kind, e.item_id) in followed]
-            self._load({(e.kind, e.item_id) for e in relevant})
+            by_item: dict[tuple[str, str], list[Event]] = {}
+            for event in events:
+                if (event.kind, event.item_id) in followed:
+                    by_item.setdefault((event.kind, event.item_id), []).append(event)
+            self._load(by_item)
             self._changes[key] = [
-                Change(e, self._items[e.kind][e.item_id], followed[(e.kind, e.item_id)])
-                for e in relevant
-                if e.item_id in self._items[e.kind]
+                Change(item_events, self._items[kind][item_id], followed[(kind, item_id)])
+                for (kind, item_id), item_events in by_item.items()
+                if item_id in self._items[kind]
             ]
         return self._changes[key]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -11,9 +12,12 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.commands.ask import ask
-from bot.render import Rendered, Reply
+from bot.render import Rendered, Reply, escape_mrkdwn
 from bot.services import Services
 from bot.slack.commands import caller_of
+from bot.store.models import PolicyItem
+from bot.tracking.commands import may_edit, track
+from bot.tracking.items import STATUS_NAMES, parse_status
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 
@@ -77,6 +81,57 @@ def register(app: App, services: Services) -> None:
 
         return handler
 
+    def track_open(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        """The "Track" button on a policy item: a modal to record its new status."""
+        ack()
+        with services.session_factory() as session:
+            policy = session.get(PolicyItem, str(action.get("value", "")))
+            if policy is None:
+                invalid(respond)
+                return
+            channel = str((body.get("channel") or {}).get("id") or "")
+            view = services.renderer.view(
+                "track_modal",
+                {
+                    "item": policy,
+                    "statuses": STATUS_NAMES,
+                    "metadata": {"item": policy.id, "channel": channel},
+                },
+            )
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def track_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        values = view.get("state", {}).get("values", {})
+        status = ((values.get("status_block", {}).get("status") or {}).get("selected_option") or {}).get("value", "")
+        remark = ((values.get("note_block", {}).get("note") or {}).get("value") or "").strip()[:1000] or None
+        try:
+            metadata = json.loads(view.get("private_metadata") or "{}")
+        except ValueError:
+            metadata = {}
+        caller = caller_of({**body, "channel": {"id": metadata.get("channel", "")}}, client, services)
+        with services.session_factory.begin() as session:
+            policy = session.get(PolicyItem, str(metadata.get("item", "")))
+            if policy is None or parse_status(status) is None:
+                ack(response_action="errors", errors={"status_block": "Choose a status for an item that still exists."})
+                return
+            if not may_edit(session, caller, services.settings.bot_admins):
+                ack(
+                    response_action="errors",
+                    errors={"status_block": "Only workspace admins and the bot's admins may edit from this channel."},
+                )
+                return
+            track(session, policy, status, remark, caller)
+            title = policy.title_en
+        ack()
+        if caller.channel_id:
+            client.chat_postEphemeral(
+                channel=caller.channel_id,
+                user=caller.user_id,
+                text=f"Recorded: {escape_mrkdwn(title, 300)} → {STATUS_NAMES[status][1]}.",
+            )
+
+    app.action("track_open")(track_open)
+    app.view("track_submit")(track_submit)
     app.action("digest_more")(digest_more)
     app.action("digest_manage")(digest_command("subscriptions"))
     app.action("digest_unsubscribe")(digest_command("unsubscribe all"))

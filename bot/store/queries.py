@@ -12,6 +12,8 @@ from bot.search.text import CJK_CHAR
 from bot.store.models import Insight, ItemTopic, Metric, PolicyItem, Report, Topic
 
 MODELS: dict[str, Any] = {"metric": Metric, "policy": PolicyItem}
+# Changes that are bookkeeping, not news: which edition an item was last loaded from, the wording of its citation.
+QUIET_FIELDS = ("report_id", "quote")
 
 
 def report(*, session: Session) -> Report | None:

@@ -123,7 +123,9 @@ def changes(session: Session, text: str, lang: Lang) -> Reply:
         topic = reference(session).find_topic(text)
         if topic is None:
             return _message(lang, f"不认识的主题：{text}。", f"Not a topic: {text}.", example="changes compute")
-    query = select(Event).where(Event.kind.in_(("metric", "policy")), Event.field != "created")
+    query = select(Event).where(
+        Event.kind.in_(("metric", "policy")), Event.field != "created", Event.field.not_in(queries.QUIET_FIELDS)
+    )
     if since is not None:
         query = query.where(Event.created_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
     if topic is not None:
@@ -145,7 +147,7 @@ def changes(session: Session, text: str, lang: Lang) -> Reply:
     )
 
 
-def _may_edit(session: Session, caller: Caller, admins: Sequence[str]) -> bool:
+def may_edit(session: Session, caller: Caller, admins: Sequence[str]) -> bool:
     """Editing follows the channel-settings model: anyone, unless the channel is restricted to admins."""
     channel = find_channel(session, caller.team_id, caller.channel_id)
     return channel is None or not channel.restricted or caller.user_id in admins or caller.is_admin()
@@ -160,7 +162,7 @@ def _edit(
             "这个命令要在 Slack 里使用（或用 bot ask --team T --channel C --user U ...）。",
             "This command works in Slack (or with bot ask --team T --channel C --user U ...).",
         )
-    if not _may_edit(session, caller, admins):
+    if not may_edit(session, caller, admins):
         return _message(
             lang, "这个频道只允许管理员修改。", "Only workspace admins and the bot's admins may edit from this channel."
         )

@@ -36,7 +36,7 @@ def test_a_digest_stays_within_block_kit_limits_at_any_pool_size(services: Servi
         rendered = Renderer().render(digest.reply)
     assert check_blocks(rendered.blocks) == []
     assert len(digest.reply.context["changes"]) == 8 and digest.reply.context["more_changes"] > 40
-    assert "more changes" in rendered.text and "项变化" in rendered.text  # both languages
+    assert "and changes to" in rendered.text and "个条目有变化" in rendered.text  # both languages
 
 
 def test_an_empty_digest_says_so_briefly(services: Services) -> None:

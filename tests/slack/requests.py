@@ -191,6 +191,37 @@ def block_actions_body(
     return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
 
 
+def view_submission_body(
+    view: dict[str, Any],
+    values: dict[str, dict[str, Any]],
+    *,
+    user_id: str = "U1",
+    team_id: str = "T1",
+    api_app_id: str = DEFAULT_APP_ID,
+) -> bytes:
+    """A modal's submission as Slack sends it: `payload=<JSON>`, the view as opened plus its state (the inputs)."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": team_id.lower()},
+        "user": {"id": user_id, "username": _user_name(user_id), "name": _user_name(user_id), "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": "legacy-verification-token",
+        "trigger_id": new_trigger_id(),
+        "view": {
+            **view,
+            "id": "V123",
+            "team_id": team_id,
+            "app_id": api_app_id,
+            "state": {"values": values},
+            "hash": "1700000000.abcdef",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return urlencode({"payload": json.dumps(payload, ensure_ascii=False)}).encode()
+
+
 def event_body(
     event: dict[str, Any],
     *,

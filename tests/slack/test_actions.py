@@ -63,3 +63,51 @@ def test_digest_buttons_answer_the_clicker_alone(app: App, fake_slack: FakeSlack
     assert "This channel's subscriptions" in fake_slack.responses["manage"][0]["text"]
     click(app, fake_slack, "digest_unsubscribe", "all", "unsub", user="U2")
     assert "Unsubscribed from consumption" in fake_slack.responses["unsub"][0]["text"]
+
+
+def test_track_button_opens_a_modal_whose_submission_records_the_status(app: App, fake_slack: FakeSlack) -> None:
+    from tests.slack.requests import command_body, view_submission_body
+
+    # The Track button sits on each policy item of an answer.
+    answer = json.loads(
+        dispatch(app, command_body("policy 测试数据局", response_url=fake_slack.response_url()), FORM).body
+    )
+    button = next(b["accessory"] for b in answer["blocks"] if b.get("accessory", {}).get("action_id") == "track_open")
+    assert button["value"] == "test-data-bureau"
+    click(app, fake_slack, "track_open", button["value"], "t")
+    (opened,) = fake_slack.calls_to("views.open")
+    view = opened.params["view"]
+    assert view["callback_id"] == "track_submit" and "Test Data Bureau" in json.dumps(view)
+    values = {
+        "status_block": {"status": {"type": "static_select", "selected_option": {"value": "stalled"}}},
+        "note_block": {"note": {"type": "plain_text_input", "value": "budget <!here> cut"}},
+    }
+    response = dispatch(app, view_submission_body(view, values, user_id="U2"), FORM)
+    assert response.status == 200 and not response.body  # the modal closes
+    (confirm,) = fake_slack.calls_to("chat.postEphemeral")
+    assert confirm.params["user"] == "U2" and "Test Data Bureau → stalled" in confirm.params["text"]
+    bad = dict(values, status_block={"status": {"type": "static_select", "selected_option": None}})
+    refused = dispatch(app, view_submission_body(view, bad, user_id="U2"), FORM)
+    assert json.loads(refused.body)["response_action"] == "errors"
+
+
+def test_track_submission_lands_in_the_history(app: App, slack_services, fake_slack: FakeSlack) -> None:
+    from sqlalchemy import select
+
+    from bot.store.models import StatusEntry
+    from tests.slack.requests import view_submission_body
+
+    view = {
+        "callback_id": "track_submit",
+        "private_metadata": json.dumps({"item": "test-data-bureau", "channel": "C1"}),
+        "type": "modal",
+        "blocks": [],
+    }
+    values = {
+        "status_block": {"status": {"type": "static_select", "selected_option": {"value": "completed"}}},
+        "note_block": {"note": {"type": "plain_text_input", "value": None}},
+    }
+    dispatch(app, view_submission_body(view, values, user_id="U3"), FORM)
+    with slack_services.session_factory() as session:
+        entry = session.scalars(select(StatusEntry).order_by(StatusEntry.id.desc())).first()
+    assert (entry.status, entry.recorded_by) == ("completed", "U3")

@@ -1,0 +1,135 @@
+"""Metrics with their series and policy items with their history, for spreadsheets (CSV) or programs (JSON)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store.models import ItemTopic, Metric, Observation, PolicyItem, StatusEntry
+
+CSV_COLUMNS = [
+    "kind",
+    "id",
+    "title_zh",
+    "title_en",
+    "insight",
+    "recorded_at",
+    "value",
+    "unit_zh",
+    "unit_en",
+    "period_zh",
+    "period_en",
+    "status",
+    "status_zh",
+    "status_en",
+    "date",
+    "note",
+    "source",
+]
+
+
+def export(session: Session, fmt: str, topic: str | None = None) -> str:
+    metrics, policies = _items(session, Metric, topic), _items(session, PolicyItem, topic)
+    series: dict[str, list[Observation]] = {}
+    for point in session.scalars(select(Observation).order_by(Observation.id)):
+        series.setdefault(point.metric_id, []).append(point)
+    history: dict[str, list[StatusEntry]] = {}
+    for entry in session.scalars(select(StatusEntry).order_by(StatusEntry.id)):
+        history.setdefault(entry.policy_id, []).append(entry)
+    if fmt == "json":
+        return json.dumps(
+            {
+                "metrics": [
+                    {
+                        "id": m.id,
+                        "label_zh": m.label_zh,
+                        "label_en": m.label_en,
+                        "insight": m.insight,
+                        "series": [_point(p) for p in series.get(m.id, [])],
+                    }
+                    for m in metrics
+                ],
+                "policies": [
+                    {
+                        "id": p.id,
+                        "title_zh": p.title_zh,
+                        "title_en": p.title_en,
+                        "insight": p.insight,
+                        "status": p.status,
+                        "comment_deadline": p.comment_deadline,
+                        "effective_date": p.effective_date,
+                        "history": [_entry(e) for e in history.get(p.id, [])],
+                    }
+                    for p in policies
+                ],
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for m in metrics:
+        for point in series.get(m.id, []):
+            writer.writerow(
+                {
+                    "kind": "metric",
+                    "id": m.id,
+                    "title_zh": m.label_zh,
+                    "title_en": m.label_en,
+                    "insight": m.insight,
+                    **_point(point),
+                }
+            )
+    for p in policies:
+        for entry in history.get(p.id, []):
+            writer.writerow(
+                {
+                    "kind": "policy",
+                    "id": p.id,
+                    "title_zh": p.title_zh,
+                    "title_en": p.title_en,
+                    "insight": p.insight,
+                    **_entry(entry),
+                }
+            )
+    return out.getvalue()
+
+
+def _items(session: Session, model: Any, topic: str | None) -> list[Any]:
+    query = select(model).order_by(model.insight, model.id)
+    if topic:
+        kind = "metric" if model is Metric else "policy"
+        query = query.where(
+            model.id.in_(select(ItemTopic.item_id).where(ItemTopic.kind == kind, ItemTopic.topic == topic))
+        )
+    return list(session.scalars(query))
+
+
+def _point(point: Observation) -> dict[str, Any]:
+    return {
+        "recorded_at": point.recorded_at.isoformat(),
+        "value": point.value,
+        "unit_zh": point.unit_zh,
+        "unit_en": point.unit_en,
+        "period_zh": point.period_zh,
+        "period_en": point.period_en,
+        "source": point.source,
+    }
+
+
+def _entry(entry: StatusEntry) -> dict[str, Any]:
+    return {
+        "recorded_at": entry.recorded_at.isoformat(),
+        "status": entry.status,
+        "status_zh": entry.status_zh,
+        "status_en": entry.status_en,
+        "date": entry.date,
+        "note": entry.note,
+        "source": entry.source,
+    }
