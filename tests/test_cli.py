@@ -119,3 +119,20 @@ def test_channel_commands_and_digest_preview_from_the_terminal(tmp_path: Path) -
     assert nowhere.returncode == 2 and "posting digests needs SLACK_BOT_TOKEN" in nowhere.stderr
     # Without Slack credentials a run has nowhere to post: it says so instead of failing obscurely.
     assert "Posting needs a Slack connection" in bot(tmp_path, "ask", *caller, "digest", "now").stdout
+
+
+def test_tracking_from_the_terminal_and_export(tmp_path: Path) -> None:
+    me = ("--team", "T1", "--channel", "C1", "--user", "U5")
+    assert (
+        "Recorded: National Data Administration → completed"
+        in bot(tmp_path, "ask", *me, "track", "national-data-administration", "completed").stdout
+    )
+    assert "completed" in bot(tmp_path, "ask", "history", "national", "data", "administration").stdout
+    assert "Following" in bot(tmp_path, "ask", *me, "follow", "livestream", "sales").stdout
+    exported = bot(tmp_path, "export", "--format", "csv", "--topic", "data")
+    assert exported.returncode == 0 and exported.stdout.startswith("kind,id,title_zh")
+    assert "national-data-administration" in exported.stdout
+    data = json.loads(bot(tmp_path, "export", "--format", "json").stdout)
+    assert len(data["metrics"]) >= 45 and data["metrics"][0]["series"]
+    wrong = bot(tmp_path, "export", "--topic", "nonsense")
+    assert wrong.returncode == 2 and "is not a topic" in wrong.stderr

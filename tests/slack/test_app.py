@@ -61,15 +61,21 @@ def test_the_installation_store_works_on_our_migrated_tables(database_url: str, 
     services.close()
 
 
-def test_revoked_bot_tokens_are_forgotten(sqlite_url: str, fake_slack: FakeSlack) -> None:
+def test_revoked_bot_tokens_are_forgotten_and_the_workspace_digests_stop(
+    sqlite_url: str, fake_slack: FakeSlack
+) -> None:
+    from tests.digest.conftest import say
+
     services = oauth_services(sqlite_url, fake_slack)
     save_bot(services, "T5", "xoxb-five")
     fake_slack.add_token("xoxb-five", team_id="T5")
+    say(services, "subscribe compute", team="T5")
     app = create_app(services)
     response = dispatch(app, event_body(tokens_revoked("UBOT"), team_id="T5"), "application/json")
     assert response.status == 200
     with services.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(table("slack_bots"))).scalar() == 0
+    assert "paused: tokens_revoked" in say(services, "subscriptions", team="T5")
     services.close()
 
 

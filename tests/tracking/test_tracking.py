@@ -172,3 +172,9 @@ def test_the_clock_tick_tells_followers(services: Services, fake_slack: FakeSlac
         services.session_factory, services.renderer, SlackPoster(client_factory(services)), "c", TeamPacer(1000)
     )
     assert tick(runner).outcomes["followers told"] == 1
+
+
+def test_key_dates_show_with_the_item(services: Services) -> None:
+    load(services)
+    text = say(services, "policy Test Data Regulations")
+    assert "Comments close 2031-04-15 · Takes effect 2031-07-01" in text
