@@ -16,7 +16,7 @@ from bot.digest.compose import compose
 from bot.digest.schedule import ScheduleError, parse_schedule
 from bot.digest.store import find_channel, schedule_of, subscriptions_of
 from bot.render import Lang, Reply
-from bot.store.models import AuditEntry, Channel, Event, Subscription
+from bot.store.models import Channel, Event, Subscription
 
 KEYWORD_PREFIXES = ("keyword:", "关键词:", "关键词：", "kw:")
 MAX_KEYWORD = 40
@@ -30,11 +30,7 @@ def _message(lang: Lang, zh: str, en: str, **context: Any) -> Reply:
 def _changed(session: Session, channel: Channel, caller: Caller, action: str, detail: str) -> None:
     """Every change is audited, and a change by a person restarts digests that a Slack error had paused."""
     channel.paused_reason = None
-    session.add(
-        AuditEntry(
-            team_id=caller.team_id, channel_id=caller.channel_id, user_id=caller.user_id, action=action, detail=detail
-        )
-    )
+    caller.audit(session, action, detail)
 
 
 def handle(session: Session, command: Command, caller: Caller | None, admins: Sequence[str]) -> Reply:

@@ -15,7 +15,7 @@ from bot.commands.reference import reference
 from bot.digest.store import find_channel
 from bot.render import Lang, Reply
 from bot.store import queries
-from bot.store.models import AuditEntry, Event, Follow, ItemTopic, Metric, Note, Observation, PolicyItem, StatusEntry
+from bot.store.models import Event, Follow, ItemTopic, Metric, Note, Observation, PolicyItem, StatusEntry
 from bot.tracking.items import STATUS_NAMES, Found, Unclear, change, parse_status, resolve
 
 MAX_NOTE = 1000
@@ -204,10 +204,10 @@ def _split_status(text: str) -> tuple[str, str, str]:
 
 
 def track(session: Session, policy: PolicyItem, status: str, note: str | None, caller: Caller) -> None:
-    """Move a policy item to `status`: its history, an event (for digests and followers), the audit trail."""
+    """Move a policy item to `status`: its history, events (for digests and followers), the audit trail."""
     zh, en = STATUS_NAMES[status]
     source = f"Slack {caller.team_id}"
-    old = policy.status
+    old = (policy.status, policy.status_zh, policy.status_en)
     session.add(
         StatusEntry(
             policy_id=policy.id,
@@ -221,25 +221,13 @@ def track(session: Session, policy: PolicyItem, status: str, note: str | None, c
         )
     )
     policy.status, policy.status_zh, policy.status_en = status, zh, en
-    session.add(
-        Event(
-            kind="policy",
-            item_id=policy.id,
-            field="status",
-            old_value=old,
-            new_value=status,
-            source=f"{source} by {caller.user_id}" + (f": {note}" if note else ""),
+    # The events a data load records for a status change: the key, and its wording in each language.
+    event_source = f"{source} by {caller.user_id}" + (f": {note}" if note else "")
+    for name, before, after in zip(("status", "status_zh", "status_en"), old, (status, zh, en), strict=True):
+        session.add(
+            Event(kind="policy", item_id=policy.id, field=name, old_value=before, new_value=after, source=event_source)
         )
-    )
-    session.add(
-        AuditEntry(
-            team_id=caller.team_id,
-            channel_id=caller.channel_id,
-            user_id=caller.user_id,
-            action="track",
-            detail=f"{policy.id} {old} -> {status}",
-        )
-    )
+    caller.audit(session, "track", f"{policy.id} {old[0]} -> {status}")
 
 
 def note(session: Session, found: Found, text: str, caller: Caller) -> None:
@@ -256,15 +244,7 @@ def note(session: Session, found: Found, text: str, caller: Caller) -> None:
             source=f"Slack {caller.team_id} by {caller.user_id}",
         )
     )
-    session.add(
-        AuditEntry(
-            team_id=caller.team_id,
-            channel_id=caller.channel_id,
-            user_id=caller.user_id,
-            action="note",
-            detail=f"{found.item.id}: {text[:200]}",
-        )
-    )
+    caller.audit(session, "note", f"{found.item.id}: {text[:200]}")
 
 
 def _follow(session: Session, name: str, found: Found, caller: Caller | None, lang: Lang) -> Reply:

@@ -91,7 +91,8 @@ def test_track_and_note_from_slack_move_the_item_and_are_audited(services: Servi
     history = say(services, "history test-data-bureau")
     assert "stalled*: budget cut" in history and "note: Source: a notice" in history
     changes = say(services, "changes")
-    assert "status in_effect → stalled" in changes and "note: Source: a notice" in changes
+    assert "status formally established → stalled" in changes and "note: Source: a notice" in changes
+    assert "in_effect" not in changes  # statuses as worded, not their keys
     # The restricted-channel rule applies to editing too.
     say(services, "subscribe compute")
     say(services, "restrict on", user="UADMIN")
