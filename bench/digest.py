@@ -105,12 +105,21 @@ def clock_process(url: str, api_urls: dict[str, str], shard: tuple[int, int], at
         workers=TEAMS,
         shard=shard,
     )
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     outcomes = dict(runner.run_due(at).outcomes)
-    out.put((outcomes, start, time.time()))
+    # This process's own figures (a parent's RUSAGE_CHILDREN would mix in every other child it ever had).
+    out.put(
+        (
+            outcomes,
+            start,
+            time.time(),
+            time.process_time() - cpu,
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        )
+    )
 
 
-def run_clocks(url: str, api_urls: dict[str, str], at: dt.datetime) -> tuple[dict[str, int], float]:
+def run_clocks(url: str, api_urls: dict[str, str], at: dt.datetime) -> tuple[dict[str, int], float, float, float]:
     """CLOCKS processes, as `bot clock` with CLOCK_SHARD=i/n would run: their outcomes added up, and the run's wall
     time from the first clock's start to the last one's end (a clock is a long-lived process: its start-up, a
     second or so of imports, is not part of a weekly run)."""
@@ -122,16 +131,17 @@ def run_clocks(url: str, api_urls: dict[str, str], at: dt.datetime) -> tuple[dic
     for process in processes:
         process.start()
     totals: dict[str, int] = {}
-    starts, ends = [], []
+    starts, ends, cpu, rss = [], [], 0.0, 0.0
     for _ in processes:
-        outcomes, start, end = results.get(timeout=600)
+        outcomes, start, end, used, peak = results.get(timeout=600)
         starts.append(start)
         ends.append(end)
+        cpu, rss = cpu + used, max(rss, peak)
         for outcome, count in outcomes.items():
             totals[outcome] = totals.get(outcome, 0) + count
     for process in processes:
         process.join(60)
-    return totals, max(ends) - min(starts)
+    return totals, max(ends) - min(starts), cpu, rss
 
 
 def main() -> None:
@@ -166,12 +176,10 @@ def main() -> None:
             populate(services)
             url = services.settings.database_url
             services.close()
-            first, report["wall_s"] = run_clocks(url, api_urls, DUE)
-            usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the clock processes, all finished by now
-            report["cpu_ms_per_digest"] = (usage.ru_utime + usage.ru_stime) * 1000 / max(1, report["channels"])
-            report["peak_rss_mb"] = usage.ru_maxrss / 1024
+            first, report["wall_s"], cpu, report["peak_rss_mb"] = run_clocks(url, api_urls, DUE)
+            report["cpu_ms_per_digest"] = cpu * 1000 / max(1, report["channels"])
             report["clocks"], report["stand_ins"] = CLOCKS, FAKES
-            second, _ = run_clocks(url, api_urls, DUE + dt.timedelta(minutes=1))
+            second, *_ = run_clocks(url, api_urls, DUE + dt.timedelta(minutes=1))
             report["first_run"], report["second_run"] = first, second
         finally:
             for fake in fakes:

@@ -53,25 +53,25 @@ def caller_of(payload: dict[str, Any], client: WebClient, services: Services, ru
 def register(app: App, services: Services) -> None:
     runner = make_runner(services)
 
-    def insights(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
-        text = unescape(command.get("text") or "")
-        if is_digest_now(text):
-            rendered = services.renderer.render(
-                Reply(
-                    "channel_message",
-                    parse(text).lang,
-                    {"message": "正在发送摘要……" if parse(text).lang == "zh" else "Posting the digest…"},
-                )
-            )
-        else:
-            rendered = ask(services, text, caller=caller_of(command, client, services))
-        ack(text=rendered.text, blocks=rendered.blocks, response_type=rendered.response_type)
+    def digest_now_requested(command: dict[str, Any]) -> bool:
+        return is_digest_now(unescape(command.get("text") or ""))
+
+    def acknowledge_digest_now(ack: Ack, command: dict[str, Any]) -> None:
+        lang = parse(unescape(command.get("text") or "")).lang
+        message = "正在发送摘要……" if lang == "zh" else "Posting the digest…"
+        rendered = services.renderer.render(Reply("channel_message", lang, {"message": message}))
+        ack(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral")
 
     def finish_digest_now(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         text = unescape(command.get("text") or "")
-        if not is_digest_now(text):
-            return
         rendered = ask(services, text, caller=caller_of(command, client, services, runner))
         respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False)
 
-    app.command(COMMAND)(ack=insights, lazy=[finish_digest_now])
+    def insights(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+        rendered = ask(services, unescape(command.get("text") or ""), caller=caller_of(command, client, services))
+        ack(text=rendered.text, blocks=rendered.blocks, response_type=rendered.response_type)
+
+    # Bolt runs the first listener that matches: `digest now` (a lazy listener, which costs a thread) only for
+    # that command; everything else is answered in the acknowledgement by the second.
+    app.command(COMMAND, matchers=[digest_now_requested])(ack=acknowledge_digest_now, lazy=[finish_digest_now])
+    app.command(COMMAND)(insights)
