@@ -17,7 +17,7 @@ from bot.services import Services
 from bot.slack.commands import caller_of
 from bot.store.models import PolicyItem
 from bot.tracking.commands import may_edit, track
-from bot.tracking.items import STATUS_NAMES, parse_status
+from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, parse_status
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 
@@ -104,6 +104,10 @@ def register(app: App, services: Services) -> None:
         values = view.get("state", {}).get("values", {})
         status = ((values.get("status_block", {}).get("status") or {}).get("selected_option") or {}).get("value", "")
         remark = ((values.get("note_block", {}).get("note") or {}).get("value") or "").strip()[:1000] or None
+        date = ((values.get("date_block", {}).get("date") or {}).get("value") or "").strip() or None
+        if date is not None and not PARTIAL_DATE.match(date):
+            ack(response_action="errors", errors={"date_block": "Write the date as 2027, 2027-03 or 2027-03-15."})
+            return
         try:
             metadata = json.loads(view.get("private_metadata") or "{}")
         except ValueError:
@@ -120,7 +124,7 @@ def register(app: App, services: Services) -> None:
                     errors={"status_block": "Only workspace admins and the bot's admins may edit from this channel."},
                 )
                 return
-            track(session, policy, status, remark, caller)
+            track(session, policy, status, remark, caller, date=date)
             title = policy.title_en
         ack()
         if caller.channel_id:

@@ -16,7 +16,7 @@ from bot.digest.store import find_channel
 from bot.render import Lang, Reply
 from bot.store import queries
 from bot.store.models import Event, Follow, ItemTopic, Metric, Note, Observation, PolicyItem, StatusEntry
-from bot.tracking.items import STATUS_NAMES, Found, Unclear, change, parse_status, resolve
+from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, Unclear, change, parse_status, resolve
 
 MAX_NOTE = 1000
 CHANGES_SHOWN = 15
@@ -38,9 +38,14 @@ def handle(session: Session, command: Command, caller: Caller | None, admins: Se
     if command.name == "following":
         return _following(session, caller, lang)
     text = command.arg
-    if command.name in {"track", "note"}:
-        item_text, _, rest = text.partition(" ")
-        return _edit(session, command.name, item_text, rest.strip(), caller, admins, lang)
+    if command.name == "track":
+        return _track(session, text, caller, admins, lang)
+    if command.name == "note":
+        # `note ID TEXT`, or `note ANY WORDS: TEXT` to name the item in words.
+        first, _, rest = text.partition(" ")
+        if ":" in text and session.get(Metric, first) is None and session.get(PolicyItem, first) is None:
+            first, _, rest = text.partition(":")
+        return _edit(session, first.strip(), rest.strip(), caller, admins, lang)
     found = resolve(session, text)
     if not isinstance(found, Found):
         return _not_found(found, text, lang)
@@ -153,9 +158,7 @@ def may_edit(session: Session, caller: Caller, admins: Sequence[str]) -> bool:
     return channel is None or not channel.restricted or caller.user_id in admins or caller.is_admin()
 
 
-def _edit(
-    session: Session, name: str, item_text: str, rest: str, caller: Caller | None, admins: Sequence[str], lang: Lang
-) -> Reply:
+def _refusal(session: Session, caller: Caller | None, admins: Sequence[str], lang: Lang) -> Reply | None:
     if caller is None:
         return _message(
             lang,
@@ -166,44 +169,70 @@ def _edit(
         return _message(
             lang, "这个频道只允许管理员修改。", "Only workspace admins and the bot's admins may edit from this channel."
         )
-    found = resolve(session, item_text, ("policy",) if name == "track" else ("metric", "policy"))
+    return None
+
+
+def _track(session: Session, text: str, caller: Caller | None, admins: Sequence[str], lang: Lang) -> Reply:
+    """`track ITEM STATUS [DATE] [note]`: ITEM is an id or any words before the status."""
+    refused = _refusal(session, caller, admins, lang)
+    if refused is not None:
+        return refused
+    assert caller is not None  # _refusal answered for a missing caller
+    parsed = split_track(text)
+    keys = ", ".join(STATUS_NAMES)
+    if parsed is None:
+        return _message(
+            lang,
+            f"状态可以是：{keys}。",
+            f"A status is one of: {keys}.",
+            example="track national-data-administration in_effect 2027-03 notice",
+        )
+    item_text, status, date, remark = parsed
+    found = resolve(session, item_text, ("policy",))
     if not isinstance(found, Found):
         return _not_found(found, item_text, lang)
-    if name == "track":
-        status_text, _, remark = _split_status(rest)
-        status = parse_status(status_text)
-        if status is None:
-            keys = ", ".join(STATUS_NAMES)
-            return _message(
-                lang,
-                f"状态可以是：{keys}。",
-                f"A status is one of: {keys}.",
-                example=f"track {found.item.id} in_effect 2027-03 notice",
-            )
-        track(session, found.item, status, remark or None, caller)
-        zh, en = STATUS_NAMES[status]
-        return _message(lang, f"已记录：{found.item.title_zh} → {zh}。", f"Recorded: {found.item.title_en} → {en}.")
+    track(session, found.item, status, remark or None, caller, date=date)
+    zh, en = STATUS_NAMES[status]
+    return _message(lang, f"已记录：{found.item.title_zh} → {zh}。", f"Recorded: {found.item.title_en} → {en}.")
+
+
+def split_track(text: str) -> tuple[str, str, str | None, str] | None:
+    """(item words, status, date or None, note) from `ITEM STATUS [DATE] [note]`; None without a status."""
+    words = text.split()
+    for start in range(1, len(words)):
+        for size in (3, 2, 1):
+            status = parse_status(" ".join(words[start : start + size]))
+            if status is not None and start + size <= len(words):
+                rest = words[start + size :]
+                date = rest[0] if rest and PARTIAL_DATE.match(rest[0]) else None
+                return " ".join(words[:start]), status, date, " ".join(rest[1:] if date else rest)
+    return None
+
+
+def _edit(
+    session: Session, item_text: str, rest: str, caller: Caller | None, admins: Sequence[str], lang: Lang
+) -> Reply:
+    refused = _refusal(session, caller, admins, lang)
+    if refused is not None:
+        return refused
+    assert caller is not None  # _refusal answered for a missing caller
+    found = resolve(session, item_text)
+    if not isinstance(found, Found):
+        return _not_found(found, item_text, lang)
     if not rest or len(rest) > MAX_NOTE:
         return _message(
             lang,
             f"请写下备注（最多 {MAX_NOTE} 字）。",
             f"Write the note ({MAX_NOTE} characters at most).",
-            example=f"note {found.item.id} text",
+            example=f"note {found.item.id}: text",
         )
     note(session, found, rest, caller)
     return _message(lang, "备注已保存。", "Note saved.")
 
 
-def _split_status(text: str) -> tuple[str, str, str]:
-    """The status may be two words ("in effect", "open for comment"): take the longest that is a status."""
-    words = text.split()
-    for size in (3, 2, 1):
-        if len(words) >= size and parse_status(" ".join(words[:size])):
-            return " ".join(words[:size]), " ", " ".join(words[size:])
-    return text.partition(" ")
-
-
-def track(session: Session, policy: PolicyItem, status: str, note: str | None, caller: Caller) -> None:
+def track(
+    session: Session, policy: PolicyItem, status: str, note: str | None, caller: Caller, *, date: str | None = None
+) -> None:
     """Move a policy item to `status`: its history, events (for digests and followers), the audit trail."""
     zh, en = STATUS_NAMES[status]
     source = f"Slack {caller.team_id}"
@@ -214,7 +243,7 @@ def track(session: Session, policy: PolicyItem, status: str, note: str | None, c
             status=status,
             status_zh=zh,
             status_en=en,
-            date=None,
+            date=date,
             note=note,
             source=source,
             recorded_by=caller.user_id,

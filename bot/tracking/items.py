@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.catalog.schema import PARTIAL_DATE_PATTERN
 from bot.commands.reference import reference
 from bot.search.query import parse_query, search
 from bot.store import queries
 from bot.store.models import Metric, PolicyItem
 
+PARTIAL_DATE = re.compile(PARTIAL_DATE_PATTERN)
 STATUS_NAMES: dict[str, tuple[str, str]] = {
     "proposed": ("提出", "proposed"),
     "announced": ("宣布", "announced"),

@@ -179,3 +179,19 @@ def test_key_dates_show_with_the_item(services: Services) -> None:
     load(services)
     text = say(services, "policy Test Data Regulations")
     assert "Comments close 2031-04-15 · Takes effect 2031-07-01" in text
+
+
+def test_track_takes_any_words_for_the_item_and_an_optional_date(services: Services) -> None:
+    from bot.tracking.commands import split_track
+
+    assert split_track("national data administration in effect 2027-03 notice no. 5") == (
+        "national data administration",
+        "in_effect",
+        "2027-03",
+        "notice no. 5",
+    )
+    assert split_track("x completed") == ("x", "completed", None, "")
+    assert split_track("no status here") is None
+    assert "Recorded: Test Data Bureau → in effect" in say(services, "track Test Data Bureau in effect 2031-05 gazette")
+    assert "in effect* (2031-05): gazette" in say(services, "history test-data-bureau")
+    assert "Note saved" in say(services, "note Test Data Bureau: confirmed by the ministry")
