@@ -40,21 +40,8 @@ FAKES = int(os.environ.get("BENCH_FAKES", "2"))  # Slack stand-in processes, eac
 CHANNELS_PER_TEAM = int(os.environ.get("BENCH_CHANNELS_PER_TEAM", "200"))
 PER_TEAM = float(os.environ.get("BENCH_PER_TEAM", "20"))
 PER_CHANNEL = 1.0
-TOPICS = [
-    "compute",
-    "data",
-    "industry",
-    "transformation",
-    "consumption",
-    "government",
-    "regional",
-    "governance",
-    "security",
-    "opening",
-    "ai",
-    "ecommerce",
-    "trade",
-]
+# The report's topics: the ten insights and the cross-cutting ones (read from data/, as the bot does).
+TOPICS = [topic.slug for topic in read_bundle(PROJECT_ROOT / "data").topics]
 RESULTS = PROJECT_ROOT / "bench" / "results"
 DUE = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)  # Monday 09:00 Asia/Shanghai
 

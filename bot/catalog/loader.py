@@ -196,17 +196,19 @@ def load_bundle(session: Session, bundle: Bundle) -> LoadResult:
     return result
 
 
+def _latest(session: Session, model: type[R], key: Any, value: str) -> R | None:
+    session.flush()
+    return session.scalars(select(model).where(key == value).order_by(model.id.desc()).limit(1)).first()  # type: ignore[attr-defined]
+
+
 def _observe(session: Session, metric: models.Metric, source: str) -> None:
     """A new point in the metric's series when its value, unit or period differ from the latest one."""
-    session.flush()
-    latest = session.scalars(
-        select(models.Observation)
-        .where(models.Observation.metric_id == metric.id)
-        .order_by(models.Observation.id.desc())
-        .limit(1)
-    ).first()
-    point = (metric.value, metric.unit_zh, metric.period_zh)
-    if latest is None or (latest.value, latest.unit_zh, latest.period_zh) != point:
+    latest = _latest(session, models.Observation, models.Observation.metric_id, metric.id)
+    if latest is None or (latest.value, latest.unit_zh, latest.period_zh) != (
+        metric.value,
+        metric.unit_zh,
+        metric.period_zh,
+    ):
         session.add(
             models.Observation(
                 metric_id=metric.id,
@@ -220,18 +222,10 @@ def _observe(session: Session, metric: models.Metric, source: str) -> None:
         )
 
 
-def _record_status(
-    session: Session, policy: models.PolicyItem, source: str, *, recorded_by: str, note: str | None = None
-) -> None:
+def _record_status(session: Session, policy: models.PolicyItem, source: str, *, recorded_by: str) -> None:
     """A new entry in the item's status history when its status differs from the latest entry."""
-    session.flush()
-    latest = session.scalars(
-        select(models.StatusEntry)
-        .where(models.StatusEntry.policy_id == policy.id)
-        .order_by(models.StatusEntry.id.desc())
-        .limit(1)
-    ).first()
-    if latest is None or latest.status != policy.status or latest.status_zh != policy.status_zh:
+    latest = _latest(session, models.StatusEntry, models.StatusEntry.policy_id, policy.id)
+    if latest is None or (latest.status, latest.status_zh) != (policy.status, policy.status_zh):
         session.add(
             models.StatusEntry(
                 policy_id=policy.id,
@@ -239,7 +233,7 @@ def _record_status(
                 status_zh=policy.status_zh,
                 status_en=policy.status_en,
                 date=policy.date,
-                note=note,
+                note=None,
                 source=source,
                 recorded_by=recorded_by,
             )
