@@ -10,14 +10,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from sqlalchemy.orm import Session
 
 from bot.commands.ask import ask
 from bot.render import Rendered, Reply, escape_mrkdwn
 from bot.services import Services
 from bot.slack.commands import caller_of
-from bot.store.models import PolicyItem
-from bot.tracking.commands import may_edit, track
-from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, parse_status
+from bot.store.models import Metric, PolicyItem
+from bot.tracking.commands import may_edit, note, track
+from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, parse_status
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 
@@ -29,6 +30,12 @@ class ButtonValue(BaseModel):
     t: str = Field(max_length=1000)
     o: int = Field(ge=0, le=100_000)
     l: Literal["zh", "en"]  # noqa: E741 - kept one letter: it travels in every button value
+
+
+def item_of(session: Session, kind: str, item_id: str) -> PolicyItem | Metric | None:
+    if kind == "policy":
+        return session.get(PolicyItem, item_id)
+    return session.get(Metric, item_id) if kind == "metric" else None
 
 
 def button_value(action: dict[str, Any]) -> ButtonValue | None:
@@ -82,27 +89,33 @@ def register(app: App, services: Services) -> None:
         return handler
 
     def track_open(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        """The "Track" button on a policy item: a modal to record its new status."""
+        """The "Track" button on an item: a modal to record a policy item's new status, or a note on any item."""
         ack()
+        kind, _, item_id = str(action.get("value", "")).partition(":")
         with services.session_factory() as session:
-            policy = session.get(PolicyItem, str(action.get("value", "")))
-            if policy is None:
+            item = item_of(session, kind, item_id)
+            if item is None:
                 invalid(respond)
                 return
+            titles = (item.title_zh, item.title_en) if isinstance(item, PolicyItem) else (item.label_zh, item.label_en)
             channel = str((body.get("channel") or {}).get("id") or "")
             view = services.renderer.view(
                 "track_modal",
                 {
-                    "item": policy,
+                    "kind": kind,
+                    "item": item,
+                    "title_zh": titles[0],
+                    "title_en": titles[1],
                     "statuses": STATUS_NAMES,
-                    "metadata": {"item": policy.id, "channel": channel},
+                    "metadata": {"kind": kind, "item": item.id, "channel": channel},
                 },
             )
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def track_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         values = view.get("state", {}).get("values", {})
-        status = ((values.get("status_block", {}).get("status") or {}).get("selected_option") or {}).get("value", "")
+        selected = (values.get("status_block", {}).get("status") or {}).get("selected_option") or {}
+        status = parse_status(str(selected.get("value", ""))) if selected else None
         remark = ((values.get("note_block", {}).get("note") or {}).get("value") or "").strip()[:1000] or None
         date = ((values.get("date_block", {}).get("date") or {}).get("value") or "").strip() or None
         if date is not None and not PARTIAL_DATE.match(date):
@@ -112,26 +125,31 @@ def register(app: App, services: Services) -> None:
             metadata = json.loads(view.get("private_metadata") or "{}")
         except ValueError:
             metadata = {}
+        kind = metadata.get("kind", "policy")
         caller = caller_of({**body, "channel": {"id": metadata.get("channel", "")}}, client, services)
         with services.session_factory.begin() as session:
-            policy = session.get(PolicyItem, str(metadata.get("item", "")))
-            if policy is None or parse_status(status) is None:
-                ack(response_action="errors", errors={"status_block": "Choose a status for an item that still exists."})
+            item = item_of(session, kind, str(metadata.get("item", "")))
+            if item is None or (status is None and remark is None):
+                block = "status_block" if kind == "policy" else "note_block"
+                ack(response_action="errors", errors={block: "Choose a status or write a note."})
                 return
             if not may_edit(session, caller, services.settings.bot_admins):
+                block = "status_block" if kind == "policy" else "note_block"
                 ack(
                     response_action="errors",
-                    errors={"status_block": "Only workspace admins and the bot's admins may edit from this channel."},
+                    errors={block: "Only workspace admins and the bot's admins may edit from this channel."},
                 )
                 return
-            track(session, policy, status, remark, caller, date=date)
-            title = policy.title_en
+            if status is not None and isinstance(item, PolicyItem):
+                track(session, item, status, remark, caller, date=date)
+                done = f"{item.title_en} → {STATUS_NAMES[status][1]}"
+            else:
+                note(session, Found(kind, item), remark or "", caller)
+                done = f"a note on {item.title_en if isinstance(item, PolicyItem) else item.label_en}"
         ack()
         if caller.channel_id:
             client.chat_postEphemeral(
-                channel=caller.channel_id,
-                user=caller.user_id,
-                text=f"Recorded: {escape_mrkdwn(title, 300)} → {STATUS_NAMES[status][1]}.",
+                channel=caller.channel_id, user=caller.user_id, text=f"Recorded: {escape_mrkdwn(done, 300)}."
             )
 
     app.action("track_open")(track_open)

@@ -73,7 +73,7 @@ def test_track_button_opens_a_modal_whose_submission_records_the_status(app: App
         dispatch(app, command_body("policy 测试数据局", response_url=fake_slack.response_url()), FORM).body
     )
     button = next(b["accessory"] for b in answer["blocks"] if b.get("accessory", {}).get("action_id") == "track_open")
-    assert button["value"] == "test-data-bureau"
+    assert button["value"] == "policy:test-data-bureau"
     click(app, fake_slack, "track_open", button["value"], "t")
     (opened,) = fake_slack.calls_to("views.open")
     view = opened.params["view"]
@@ -86,9 +86,12 @@ def test_track_button_opens_a_modal_whose_submission_records_the_status(app: App
     assert response.status == 200 and not response.body  # the modal closes
     (confirm,) = fake_slack.calls_to("chat.postEphemeral")
     assert confirm.params["user"] == "U2" and "Test Data Bureau → stalled" in confirm.params["text"]
-    bad = dict(values, status_block={"status": {"type": "static_select", "selected_option": None}})
-    refused = dispatch(app, view_submission_body(view, bad, user_id="U2"), FORM)
-    assert json.loads(refused.body)["response_action"] == "errors"
+    nothing = {
+        "status_block": {"status": {"type": "static_select", "selected_option": None}},
+        "note_block": {"note": {"type": "plain_text_input", "value": None}},
+    }
+    refused = dispatch(app, view_submission_body(view, nothing, user_id="U2"), FORM)
+    assert json.loads(refused.body)["response_action"] == "errors"  # neither a status nor a note
 
 
 def test_track_submission_lands_in_the_history(app: App, slack_services, fake_slack: FakeSlack) -> None:
@@ -111,3 +114,25 @@ def test_track_submission_lands_in_the_history(app: App, slack_services, fake_sl
     with slack_services.session_factory() as session:
         entry = session.scalars(select(StatusEntry).order_by(StatusEntry.id.desc())).first()
     assert (entry.status, entry.recorded_by) == ("completed", "U3")
+
+
+def test_a_note_on_a_figure_from_its_track_button(app: App, slack_services, fake_slack: FakeSlack) -> None:
+    from sqlalchemy import select
+
+    from bot.store.models import Note
+    from tests.slack.requests import view_submission_body
+
+    click(app, fake_slack, "track_open", "metric:test-livestream-sales", "m")
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+    assert "status_block" not in json.dumps(view)  # a figure has no status, only notes
+    empty = {"note_block": {"note": {"type": "plain_text_input", "value": " "}}}
+    assert json.loads(dispatch(app, view_submission_body(view, empty), FORM).body)["response_action"] == "errors"
+    values = {"note_block": {"note": {"type": "plain_text_input", "value": "Revised in the 2024 edition"}}}
+    dispatch(app, view_submission_body(view, values, user_id="U4"), FORM)
+    with slack_services.session_factory() as session:
+        saved = session.scalars(select(Note)).one()
+    assert (saved.item_id, saved.text, saved.recorded_by) == (
+        "test-livestream-sales",
+        "Revised in the 2024 edition",
+        "U4",
+    )
