@@ -40,10 +40,14 @@ _cache: dict[str, Reference] = {}
 
 
 def reference(session: Session) -> Reference:
+    # Once per session: an answer asks for it several times, and one question needs one look at the version.
+    if "reference" in session.info:
+        return session.info["reference"]  # type: ignore[no-any-return]
     version = session.scalar(select(func.max(Event.id))) or 0
     key = session.get_bind().engine.url.render_as_string(hide_password=True)
     cached = _cache.get(key)
     if cached is not None and cached.version == version:
+        session.info["reference"] = cached
         return cached
     loaded = Reference(
         version=version,
@@ -57,4 +61,5 @@ def reference(session: Session) -> Reference:
         if row is not None:
             session.expunge(row)
     _cache[key] = loaded
+    session.info["reference"] = loaded
     return loaded
