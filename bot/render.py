@@ -44,6 +44,11 @@ class Reply:
     response_type: Literal["ephemeral", "in_channel"] = "ephemeral"
 
 
+def message(lang: Lang, zh: str, en: str, **context: Any) -> Reply:
+    """A short reply in the asker's language (templates/channel_message.*); `example=` adds a command to try."""
+    return Reply("channel_message", lang, {"message": zh if lang == "zh" else en, **context})
+
+
 @dataclass(frozen=True)
 class Rendered:
     blocks: list[dict[str, Any]]

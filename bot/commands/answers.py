@@ -64,17 +64,14 @@ def answer(
     return reply
 
 
-def _base(session: Session) -> dict[str, Any]:
-    ref = reference(session)
-    return {"report": ref.report, "insights": ref.insights, "topic_names": ref.topic_names}
-
-
 def help_reply(session: Session, command: Command, offset: int) -> Reply:
     return Reply("help", command.lang, {"report": reference(session).report})
 
 
 def list_reply(session: Session, command: Command, offset: int) -> Reply:
-    return Reply("list", command.lang, {**_base(session), "items": list(reference(session).insights.values())})
+    return Reply(
+        "list", command.lang, {**reference(session).context(), "items": list(reference(session).insights.values())}
+    )
 
 
 def show_reply(session: Session, command: Command, offset: int) -> Reply:
@@ -88,7 +85,7 @@ def show_reply(session: Session, command: Command, offset: int) -> Reply:
         "insight",
         command.lang,
         {
-            **_base(session),
+            **reference(session).context(),
             "insight": insight,
             "metrics": metrics[:PAGE_SIZE],
             "metric_total": len(metrics),
@@ -148,7 +145,7 @@ def _results(session: Session, command: Command, groups: list[Group], total: int
         if group.kind != "insight":
             topics.update(queries.topics_of(group.kind, [i.id for i in group.items], session=session))
     context = {
-        **_base(session),
+        **reference(session).context(),
         "command": command.name,
         "query": command.arg,
         "groups": groups,
@@ -186,5 +183,7 @@ def home(session: Session, team_id: str = "", channel_ids: Sequence[str] = ()) -
     follow; in both languages (Slack tells us no locale)."""
     followed = channels.followed_by_channel(session, team_id, channel_ids)
     return Reply(
-        "home", "en", {**_base(session), "items": list(reference(session).insights.values()), "followed": followed}
+        "home",
+        "en",
+        {**reference(session).context(), "items": list(reference(session).insights.values()), "followed": followed},
     )

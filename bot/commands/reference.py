@@ -4,6 +4,8 @@ once per process and per data version. The version is the newest event id: every
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,9 +24,13 @@ class Reference:
     topics: list[Topic]
     glossary: Glossary
 
-    @property
+    @cached_property
     def topic_names(self) -> dict[str, Topic]:
         return {topic.slug: topic for topic in self.topics}
+
+    def context(self) -> dict[str, Any]:
+        """What templates citing items need: the report, the insights, the topics by slug."""
+        return {"report": self.report, "insights": self.insights, "topic_names": self.topic_names}
 
     def find_topic(self, text: str) -> Topic | None:
         """A topic named by its slug, Chinese name or English name (case, spaces and punctuation ignored)."""

@@ -15,16 +15,12 @@ from bot.commands.reference import reference
 from bot.digest.compose import compose
 from bot.digest.schedule import ScheduleError, parse_schedule
 from bot.digest.store import find_channel, schedule_of, subscriptions_of
-from bot.render import Lang, Reply
+from bot.render import Lang, Reply, message
 from bot.store.models import Channel, Event, Subscription
 
 KEYWORD_PREFIXES = ("keyword:", "关键词:", "关键词：", "kw:")
 MAX_KEYWORD = 40
 MAX_SUBSCRIPTIONS = 50
-
-
-def _message(lang: Lang, zh: str, en: str, **context: Any) -> Reply:
-    return Reply("channel_message", lang, {"message": zh if lang == "zh" else en, **context})
 
 
 def _changed(session: Session, channel: Channel, caller: Caller, action: str, detail: str) -> None:
@@ -37,7 +33,7 @@ def handle(session: Session, command: Command, caller: Caller | None, admins: Se
     """Runs in the caller's transaction: the caller commits (the Slack listener, the CLI)."""
     lang = command.lang
     if caller is None:
-        return _message(
+        return message(
             lang,
             "这个命令要在频道里使用（或用 bot ask --team T --channel C --user U ...）。",
             "This command works in a channel (or with bot ask --team T --channel C --user U ...).",
@@ -48,7 +44,7 @@ def handle(session: Session, command: Command, caller: Caller | None, admins: Se
     if command.name == "digest":
         return _digest(session, channel, caller, command.arg, lang)
     if channel is not None and channel.restricted and not _is_admin(caller, admins):
-        return _message(
+        return message(
             lang,
             "这个频道的设置只允许工作区管理员和机器人管理员修改。",
             "Only workspace admins and the bot's admins may change this channel's settings.",
@@ -56,7 +52,7 @@ def handle(session: Session, command: Command, caller: Caller | None, admins: Se
     if command.name == "subscribe":
         return _subscribe(session, channel, caller, command.arg, lang)
     if channel is None:
-        return _message(
+        return message(
             lang,
             "这个频道还没有订阅任何内容。例如：`/insights subscribe compute`",
             "This channel follows nothing yet. For example: `/insights subscribe compute`",
@@ -102,7 +98,7 @@ def _subscribe(session: Session, channel: Channel | None, caller: Caller, text: 
     targets, unknown = _targets(session, text)
     if unknown or not targets:
         slugs = ", ".join(t.slug for t in reference(session).topics)
-        return _message(
+        return message(
             lang,
             f"不认识：{'、'.join(unknown) or '（空）'}。可用主题：{slugs}；关键词写成 keyword:直播。",
             f"Not a topic: {', '.join(unknown) or '(nothing)'}. Topics: {slugs}; "
@@ -110,7 +106,7 @@ def _subscribe(session: Session, channel: Channel | None, caller: Caller, text: 
             example="subscribe compute, keyword:直播",
         )
     if caller.can_post() is False:
-        return _message(
+        return message(
             lang,
             "我还不能在这个频道发消息，所以无法发送摘要。请先用 `/invite @insights` 邀请我，然后再订阅。",
             "I can't post in this channel yet, so digests would fail. Invite me with `/invite @insights`, then "
@@ -127,7 +123,7 @@ def _subscribe(session: Session, channel: Channel | None, caller: Caller, text: 
     existing = {(s.kind, s.value) for s in subscriptions_of(session, channel)}
     added = [t for t in targets if t not in existing]
     if len(existing) + len(added) > MAX_SUBSCRIPTIONS:
-        return _message(
+        return message(
             lang, f"每个频道最多 {MAX_SUBSCRIPTIONS} 项订阅。", f"A channel follows at most {MAX_SUBSCRIPTIONS} things."
         )
     for kind, value in added:
@@ -135,7 +131,7 @@ def _subscribe(session: Session, channel: Channel | None, caller: Caller, text: 
         _changed(session, channel, caller, "subscribe", f"{kind}:{value}")
     names = ", ".join(f"{k}:{v}" if k == "keyword" else v for k, v in targets)
     schedule = schedule_of(channel).describe(lang)
-    return _message(
+    return message(
         lang,
         f"已订阅：{names}。摘要时间：{schedule}。",
         f"Subscribed to {names}. Digest: {schedule}.",
@@ -152,7 +148,7 @@ def _unsubscribe(session: Session, channel: Channel, caller: Caller, text: str, 
         wanted = set(targets) | {("keyword", u) for u in unknown}
         removed = [s for s in current if (s.kind, s.value) in wanted]
     if not removed:
-        return _message(
+        return message(
             lang,
             "没有找到这项订阅。输入 `/insights subscriptions` 查看。",
             "This channel does not follow that. See `/insights subscriptions`.",
@@ -161,14 +157,14 @@ def _unsubscribe(session: Session, channel: Channel, caller: Caller, text: str, 
         session.delete(subscription)
         _changed(session, channel, caller, "unsubscribe", f"{subscription.kind}:{subscription.value}")
     names = ", ".join(s.value for s in removed)
-    return _message(lang, f"已取消订阅：{names}。", f"Unsubscribed from {names}.")
+    return message(lang, f"已取消订阅：{names}。", f"Unsubscribed from {names}.")
 
 
 def _schedule(session: Session, channel: Channel, caller: Caller, text: str, lang: Lang) -> Reply:
     try:
         schedule = parse_schedule(text)
     except ScheduleError as error:
-        return _message(
+        return message(
             lang,
             f"看不懂这个时间安排：{error}。",
             f"I can't read that schedule: {error}.",
@@ -181,7 +177,7 @@ def _schedule(session: Session, channel: Channel, caller: Caller, text: str, lan
     _changed(session, channel, caller, "schedule", schedule.describe("en"))
     due = schedule.next_due(dt.datetime.now(dt.UTC))
     when = "" if due is None else due[1].astimezone(schedule.tz).strftime("%Y-%m-%d %H:%M %Z")
-    return _message(
+    return message(
         lang,
         f"摘要时间：{schedule.describe('zh')}。" + (f"下一次：{when}。" if when else ""),
         f"Digest: {schedule.describe('en')}." + (f" Next: {when}." if when else ""),
@@ -193,10 +189,10 @@ def _lang(session: Session, channel: Channel, caller: Caller, text: str, lang: L
         text.strip().lower()
     )
     if choice is None:
-        return _message(lang, "请选择 zh、en 或 both。", "Choose zh, en or both.", example="lang both")
+        return message(lang, "请选择 zh、en 或 both。", "Choose zh, en or both.", example="lang both")
     channel.lang = choice
     _changed(session, channel, caller, "lang", choice)
-    return _message(lang, f"摘要语言：{choice}。", f"Digest language: {choice}.")
+    return message(lang, f"摘要语言：{choice}。", f"Digest language: {choice}.")
 
 
 def _restrict(
@@ -204,16 +200,16 @@ def _restrict(
 ) -> Reply:
     choice = {"on": True, "off": False, "开": True, "关": False}.get(text.strip().lower())
     if choice is None:
-        return _message(lang, "请用 restrict on 或 restrict off。", "Use restrict on or restrict off.")
+        return message(lang, "请用 restrict on 或 restrict off。", "Use restrict on or restrict off.")
     if not _is_admin(caller, admins):
-        return _message(
+        return message(
             lang,
             "只有工作区管理员和机器人管理员可以修改这项设置。",
             "Only workspace admins and the bot's admins may change this setting.",
         )
     channel.restricted = choice
     _changed(session, channel, caller, "restrict", "on" if choice else "off")
-    return _message(
+    return message(
         lang,
         "现在只有管理员可以修改这个频道的设置。" if choice else "现在频道成员都可以修改设置。",
         "Only admins may change this channel's settings now." if choice else "Any member may change settings now.",
@@ -222,7 +218,7 @@ def _restrict(
 
 def _list(session: Session, channel: Channel | None, lang: Lang) -> Reply:
     if channel is None:
-        return _message(
+        return message(
             lang,
             "这个频道还没有订阅任何内容。例如：`/insights subscribe compute`",
             "This channel follows nothing yet. For example: `/insights subscribe compute`",
@@ -257,7 +253,7 @@ def _list(session: Session, channel: Channel | None, lang: Lang) -> Reply:
 def _digest(session: Session, channel: Channel | None, caller: Caller, text: str, lang: Lang) -> Reply:
     """`digest preview` (what this channel would get next, to you alone) and `digest now` (post it, once)."""
     if channel is None:
-        return _message(
+        return message(
             lang,
             "这个频道还没有订阅任何内容。例如：`/insights subscribe compute`",
             "This channel follows nothing yet. For example: `/insights subscribe compute`",
@@ -269,7 +265,7 @@ def _digest(session: Session, channel: Channel | None, caller: Caller, text: str
         reply.context["preview"] = True
         return reply
     if caller.post_now is None:
-        return _message(
+        return message(
             lang,
             "这里没有连接 Slack，无法立即发送摘要。",
             "Posting needs a Slack connection, which is not set up here.",
@@ -287,7 +283,7 @@ def _digest(session: Session, channel: Channel | None, caller: Caller, text: str
         ),
     }
     zh, en = messages.get(outcome, messages["posted"])
-    return _message(lang, zh, en)
+    return message(lang, zh, en)
 
 
 def followed_by_channel(session: Session, team_id: str, channel_ids: Sequence[str]) -> list[dict[str, Any]]:

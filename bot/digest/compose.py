@@ -67,7 +67,6 @@ class Composer:
         self._changes: dict[tuple[Signature, int], list[Change]] = {}
         self._items: dict[str, dict[str, Any]] = {"metric": {}, "policy": {}}
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
-        self.topic_names = self.ref.topic_names
 
     def compose(
         self,
@@ -90,11 +89,8 @@ class Composer:
         schedule = schedule_of(channel)
         # A preview shows the period it would be posted for: the next one.
         period = period_key or (schedule.next_due(self.now) or (self.now.date().isoformat(), self.now))[0]
-        ref = self.ref
         context = {
-            "report": ref.report,
-            "insights": ref.insights,
-            "topic_names": self.topic_names,
+            **self.ref.context(),
             "period": period,
             "schedule": schedule.describe(lang),
             "changes": changes[:MAX_CHANGES],

@@ -8,7 +8,6 @@ The same function tokenises documents and queries, so both sides always agree.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 # CJK ideographs (unified, extension A, compatibility) and the supplementary planes used for rare characters.
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
@@ -46,10 +45,6 @@ def tokens(text: str, *, query: bool = False) -> list[str]:
 def token_text(*texts: str | None) -> str:
     """The space-separated token string stored in search_docs (duplicates kept: bm25 counts them)."""
     return " ".join(token for text in texts if text for token in tokens(text))
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
 
 
 def title_key(text: str) -> str:

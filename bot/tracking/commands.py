@@ -13,22 +13,13 @@ from bot.commands.caller import Caller
 from bot.commands.parser import Command
 from bot.commands.reference import reference
 from bot.digest.store import find_channel
-from bot.render import Lang, Reply
+from bot.render import Lang, Reply, message
 from bot.store import queries
 from bot.store.models import Event, Follow, ItemTopic, Metric, Note, Observation, PolicyItem, StatusEntry
 from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, Unclear, change, parse_status, resolve
 
 MAX_NOTE = 1000
 CHANGES_SHOWN = 15
-
-
-def _message(lang: Lang, zh: str, en: str, **context: Any) -> Reply:
-    return Reply("channel_message", lang, {"message": zh if lang == "zh" else en, **context})
-
-
-def _base(session: Session) -> dict[str, Any]:
-    ref = reference(session)
-    return {"report": ref.report, "insights": ref.insights, "topic_names": ref.topic_names}
 
 
 def handle(session: Session, command: Command, caller: Caller | None, admins: Sequence[str]) -> Reply:
@@ -57,7 +48,7 @@ def handle(session: Session, command: Command, caller: Caller | None, admins: Se
 def _not_found(found: Unclear | None, text: str, lang: Lang) -> Reply:
     if isinstance(found, Unclear):
         return Reply("choose", lang, {"choices": found.choices, "text": text})
-    return _message(
+    return message(
         lang,
         f"没有找到“{text}”。可以用条目的 id 或名称。",
         f"No item matches “{text}”. Use an item's id or name.",
@@ -108,7 +99,7 @@ def history(session: Session, found: Found, lang: Lang) -> Reply:
     return Reply(
         "history",
         lang,
-        {**_base(session), "found": found, "entries": entries[-20:], "hidden": max(len(entries) - 20, 0)},
+        {**reference(session).context(), "found": found, "entries": entries[-20:], "hidden": max(len(entries) - 20, 0)},
     )
 
 
@@ -121,13 +112,13 @@ def changes(session: Session, text: str, lang: Lang) -> Reply:
         try:
             since = dt.date.fromisoformat(words[1])
         except ValueError:
-            return _message(
+            return message(
                 lang, "日期请写成 2027-03-01。", "Write the date as 2027-03-01.", example="changes since 2027-03-01"
             )
     elif text:
         topic = reference(session).find_topic(text)
         if topic is None:
-            return _message(lang, f"不认识的主题：{text}。", f"Not a topic: {text}.", example="changes compute")
+            return message(lang, f"不认识的主题：{text}。", f"Not a topic: {text}.", example="changes compute")
     query = select(Event).where(
         Event.kind.in_(("metric", "policy")), Event.field != "created", Event.field.not_in(queries.QUIET_FIELDS)
     )
@@ -148,7 +139,13 @@ def changes(session: Session, text: str, lang: Lang) -> Reply:
     return Reply(
         "changes",
         lang,
-        {**_base(session), "rows": rows, "more": len(events) > CHANGES_SHOWN, "since": since, "topic": topic},
+        {
+            **reference(session).context(),
+            "rows": rows,
+            "more": len(events) > CHANGES_SHOWN,
+            "since": since,
+            "topic": topic,
+        },
     )
 
 
@@ -160,13 +157,13 @@ def may_edit(session: Session, caller: Caller, admins: Sequence[str]) -> bool:
 
 def _refusal(session: Session, caller: Caller | None, admins: Sequence[str], lang: Lang) -> Reply | None:
     if caller is None:
-        return _message(
+        return message(
             lang,
             "这个命令要在 Slack 里使用（或用 bot ask --team T --channel C --user U ...）。",
             "This command works in Slack (or with bot ask --team T --channel C --user U ...).",
         )
     if not may_edit(session, caller, admins):
-        return _message(
+        return message(
             lang, "这个频道只允许管理员修改。", "Only workspace admins and the bot's admins may edit from this channel."
         )
     return None
@@ -181,7 +178,7 @@ def _track(session: Session, text: str, caller: Caller | None, admins: Sequence[
     parsed = split_track(text)
     keys = ", ".join(STATUS_NAMES)
     if parsed is None:
-        return _message(
+        return message(
             lang,
             f"状态可以是：{keys}。",
             f"A status is one of: {keys}.",
@@ -193,7 +190,7 @@ def _track(session: Session, text: str, caller: Caller | None, admins: Sequence[
         return _not_found(found, item_text, lang)
     track(session, found.item, status, remark or None, caller, date=date)
     zh, en = STATUS_NAMES[status]
-    return _message(lang, f"已记录：{found.item.title_zh} → {zh}。", f"Recorded: {found.item.title_en} → {en}.")
+    return message(lang, f"已记录：{found.item.title_zh} → {zh}。", f"Recorded: {found.item.title_en} → {en}.")
 
 
 def split_track(text: str) -> tuple[str, str, str | None, str] | None:
@@ -220,14 +217,14 @@ def _edit(
     if not isinstance(found, Found):
         return _not_found(found, item_text, lang)
     if not rest or len(rest) > MAX_NOTE:
-        return _message(
+        return message(
             lang,
             f"请写下备注（最多 {MAX_NOTE} 字）。",
             f"Write the note ({MAX_NOTE} characters at most).",
             example=f"note {found.item.id}: text",
         )
     note(session, found, rest, caller)
-    return _message(lang, "备注已保存。", "Note saved.")
+    return message(lang, "备注已保存。", "Note saved.")
 
 
 def track(
@@ -278,7 +275,7 @@ def note(session: Session, found: Found, text: str, caller: Caller) -> None:
 
 def _follow(session: Session, name: str, found: Found, caller: Caller | None, lang: Lang) -> Reply:
     if caller is None:
-        return _message(
+        return message(
             lang, "这个命令要在 Slack 里使用。", "This command works in Slack (or with bot ask --user U ...)."
         )
     existing = session.scalar(
@@ -303,20 +300,20 @@ def _follow(session: Session, name: str, found: Found, caller: Caller | None, la
                     last_event_id=newest,
                 )
             )
-        return _message(
+        return message(
             lang,
             f"已关注：{title}。它有变化时我会私信你。",
             f"Following {title_en}: I will message you when it changes.",
         )
     if existing is None:
-        return _message(lang, f"你没有关注：{title}。", f"You were not following {title_en}.")
+        return message(lang, f"你没有关注：{title}。", f"You were not following {title_en}.")
     session.delete(existing)
-    return _message(lang, f"已取消关注：{title}。", f"Stopped following {title_en}.")
+    return message(lang, f"已取消关注：{title}。", f"Stopped following {title_en}.")
 
 
 def _following(session: Session, caller: Caller | None, lang: Lang) -> Reply:
     if caller is None:
-        return _message(
+        return message(
             lang, "这个命令要在 Slack 里使用。", "This command works in Slack (or with bot ask --user U ...)."
         )
     follows = session.scalars(
