@@ -18,7 +18,7 @@ from bot.settings import ConfigurationError
 
 if TYPE_CHECKING:
     from bot.commands.caller import Caller
-    from bot.render import Lang
+    from bot.legacy_render import Lang
     from bot.services import Services
 
 log = logging.getLogger("bot")

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.render import Renderer, ReplyCache
+from bot.legacy_render import Renderer, ReplyCache
 from bot.settings import Settings
 from bot.store import db
 

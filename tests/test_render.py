@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from bot.commands.answers import answer
-from bot.render import MAX_SECTION_TEXT, Renderer, Reply, check_blocks, clip, escape_mrkdwn, figure
+from bot.legacy_render import MAX_SECTION_TEXT, Renderer, Reply, check_blocks, clip, escape_mrkdwn, figure
 from tests.conftest import loaded_session
 
 renderer = Renderer()

@@ -12,7 +12,7 @@ from bot.commands.caller import Caller
 from bot.commands.parser import CHANNEL_COMMANDS, TRACKING_COMMANDS, Command, UsageError, clean, closest_command, parse
 from bot.commands.reference import reference
 from bot.digest import channels
-from bot.render import Lang, Reply
+from bot.legacy_render import Lang, Reply
 from bot.search import query as search
 from bot.store import queries
 from bot.tracking import commands as tracking

@@ -10,7 +10,7 @@ from bot.commands.answers import answer
 from bot.commands.caller import Caller
 from bot.commands.parser import PERSONAL_COMMANDS, UsageError, clean, parse
 from bot.commands.reference import reference
-from bot.render import CacheKey, Lang, Rendered
+from bot.legacy_render import CacheKey, Lang, Rendered
 from bot.services import Services
 
 

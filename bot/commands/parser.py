@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.render import Lang
+from bot.legacy_render import Lang
 from bot.search.text import CJK_CHAR
 
 MAX_TEXT = 200  # longer input is cut (and the reply says so): no real question is longer

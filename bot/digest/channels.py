@@ -15,7 +15,7 @@ from bot.commands.reference import reference
 from bot.digest.compose import compose
 from bot.digest.schedule import ScheduleError, parse_schedule
 from bot.digest.store import find_channel, schedule_of, subscriptions_of
-from bot.render import Lang, Reply, message
+from bot.legacy_render import Lang, Reply, message
 from bot.store.models import Channel, Event, Subscription
 
 KEYWORD_PREFIXES = ("keyword:", "关键词:", "关键词：", "kw:")

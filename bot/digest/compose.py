@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.commands.reference import reference
 from bot.digest.store import schedule_of, subscriptions_of
-from bot.render import Lang, Rendered, Renderer, Reply
+from bot.legacy_render import Lang, Rendered, Renderer, Reply
 from bot.search.query import parse_query, search
 from bot.store import queries
 from bot.store.models import Channel, DigestHighlight, Event, ItemTopic, Subscription

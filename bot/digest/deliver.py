@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.digest.compose import Composer, compose, shown_counts, subscriptions_by_channel
 from bot.digest.store import schedule_of
-from bot.render import Renderer, channel_link
+from bot.legacy_render import Renderer, channel_link
 from bot.store.models import AuditEntry, Channel, Digest, DigestHighlight
 
 log = logging.getLogger(__name__)

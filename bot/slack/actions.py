@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
 from bot.commands.ask import ask
-from bot.render import Rendered, Reply, escape_mrkdwn
+from bot.legacy_render import Rendered, Reply, escape_mrkdwn
 from bot.services import Services
 from bot.slack.commands import caller_of
 from bot.store.models import Metric, PolicyItem

@@ -14,7 +14,7 @@ from bot.commands.ask import ask
 from bot.commands.caller import Caller
 from bot.commands.parser import UsageError, parse
 from bot.digest.clock import make_runner, post_now
-from bot.render import Reply
+from bot.legacy_render import Reply
 from bot.services import Services
 from bot.slack.poster import SlackPoster
 

@@ -9,7 +9,7 @@ import uuid
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.commands.parser import detect_lang
-from bot.render import Reply
+from bot.legacy_render import Reply
 from bot.services import Services
 
 log = logging.getLogger(__name__)

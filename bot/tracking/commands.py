@@ -13,7 +13,7 @@ from bot.commands.caller import Caller
 from bot.commands.parser import Command
 from bot.commands.reference import reference
 from bot.digest.store import find_channel
-from bot.render import Lang, Reply, message
+from bot.legacy_render import Lang, Reply, message
 from bot.store import queries
 from bot.store.models import Event, Follow, ItemTopic, Metric, Note, Observation, PolicyItem, StatusEntry
 from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, Unclear, change, parse_status, resolve

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.digest.deliver import Poster, PostError
-from bot.render import Renderer, Reply
+from bot.legacy_render import Renderer, Reply
 from bot.store.models import Follow
 from bot.tracking.commands import follower_updates, title_of
 

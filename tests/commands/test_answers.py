@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.commands.answers import PAGE_SIZE, answer
-from bot.render import Renderer, check_blocks
+from bot.legacy_render import Renderer, check_blocks
 from bot.services import Services
 
 renderer = Renderer()

@@ -5,7 +5,7 @@ import yaml
 
 from bot.catalog.loader import load_bundle, read_bundle
 from bot.commands.ask import ask
-from bot.render import ReplyCache
+from bot.legacy_render import ReplyCache
 from bot.services import Services
 from tests.conftest import MINI
 

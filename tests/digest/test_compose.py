@@ -6,7 +6,7 @@ import yaml
 from bot.catalog.loader import load_bundle, read_bundle
 from bot.digest.compose import Composer, compose
 from bot.digest.store import find_channel
-from bot.render import Renderer, check_blocks
+from bot.legacy_render import Renderer, check_blocks
 from bot.services import Services
 from tests.digest.conftest import say
 

@@ -19,7 +19,7 @@ from jinja2.runtime import Context
 
 from bot import PROJECT_ROOT
 
-Lang = Literal["zh", "en"]
+from bot.core.lang import Lang  # noqa: E402
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
 # Slack's documented Block Kit limits, enforced while rendering and checked again by check_blocks.

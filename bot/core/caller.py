@@ -1,0 +1,26 @@
+"""Who asks, and from where: what commands that read or change a workspace's settings need to know."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+def _unknown() -> bool | None:
+    return None
+
+
+def _no() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Caller:
+    team_id: str
+    channel_id: str
+    user_id: str
+    # Asked of the platform only when a command needs the answer (Slack: users.info, conversations.info).
+    is_admin: Callable[[], bool] = field(default=_no, compare=False)
+    can_post: Callable[[], bool | None] = field(default=_unknown, compare=False)
+    # Posts this channel's digest now (given a period key); None where no chat platform is connected.
+    post_now: Callable[[str], str] | None = field(default=None, compare=False)

@@ -1,0 +1,17 @@
+"""Errors that cross layers: each carries what a person needs to fix it."""
+
+from __future__ import annotations
+
+from bot.core.lang import Lang
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or wrong: the message says which and where to find it."""
+
+
+class UsageError(Exception):
+    """A command that cannot be run as typed: the catalogue key of its explanation and a working example."""
+
+    def __init__(self, key: str, example: str, lang: Lang, **args: object) -> None:
+        super().__init__(key)
+        self.key, self.example, self.lang, self.args = key, example, lang, args
