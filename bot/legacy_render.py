@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from threading import Lock
-from typing import Any, Literal
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
 from bot import PROJECT_ROOT
+from bot.core.lang import Lang
 
-from bot.core.lang import Lang  # noqa: E402
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
 # Slack's documented Block Kit limits, enforced while rendering and checked again by check_blocks.
@@ -34,19 +32,7 @@ MAX_BUTTON_TEXT = 75
 MAX_MESSAGE_TEXT = 40000
 
 
-@dataclass
-class Reply:
-    """What a command answers: which template, with what, in which language, seen by whom."""
-
-    template: str
-    lang: Lang
-    context: dict[str, Any] = field(default_factory=dict)
-    response_type: Literal["ephemeral", "in_channel"] = "ephemeral"
-
-
-def message(lang: Lang, zh: str, en: str, **context: Any) -> Reply:
-    """A short reply in the asker's language (templates/channel_message.*); `example=` adds a command to try."""
-    return Reply("channel_message", lang, {"message": zh if lang == "zh" else en, **context})
+from bot.core.reply import Reply  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -186,7 +172,7 @@ class Renderer:
             first = self._render(reply, "zh", "first", for_slack)
             last = self._render(reply, "en", "last", for_slack)
             text = clip(first.text + "\n\n" + last.text, MAX_MESSAGE_TEXT)
-            return Rendered([*first.blocks, {"type": "divider"}, *last.blocks], text, reply.response_type)
+            return Rendered([*first.blocks, {"type": "divider"}, *last.blocks], text, reply.visibility)
         return self._render(reply, reply.lang, "whole", for_slack)
 
     def view(self, template: str, context: dict[str, Any]) -> dict[str, Any]:
@@ -201,35 +187,9 @@ class Renderer:
         blocks = json.loads(self.env.get_template(f"{reply.template}.json.j2").render(context))
         text_context = {**context, "for_slack": for_slack}
         text = self.env.get_template(f"{reply.template}.txt.j2").render(text_context).strip()
-        return Rendered(blocks=blocks, text=clip(text, MAX_MESSAGE_TEXT), response_type=reply.response_type)
+        return Rendered(blocks=blocks, text=clip(text, MAX_MESSAGE_TEXT), response_type=reply.visibility)
 
 
-CacheKey = tuple[str, str | None, int, str | None, bool, int]
-
-
-class ReplyCache:
-    """A small LRU of rendered replies, per process (about 10 kB each); see bot.commands.ask for the key."""
-
-    def __init__(self, size: int = 1024) -> None:
-        self.size = size
-        self._items: OrderedDict[CacheKey, Rendered] = OrderedDict()
-        self._lock = Lock()  # Socket Mode answers on several threads
-
-    def get(self, key: CacheKey) -> Rendered | None:
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-            return hit
-
-    def put(self, key: CacheKey, value: Rendered) -> None:
-        if self.size == 0:
-            return
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 def check_blocks(blocks: list[dict[str, Any]]) -> list[str]:

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.legacy_render import Renderer, ReplyCache
+from bot.core.cache import ReplyCache
+from bot.legacy_render import Renderer
 from bot.settings import Settings
 from bot.store import db
 

@@ -9,11 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot import PROJECT_ROOT
-
-
-class ConfigurationError(Exception):
-    """A setting is missing or wrong: the message says which and where to find it."""
-
+from bot.core.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'bot.db'}"
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.catalog import schema
 from bot.search import index
-from bot.store import models
+from bot.store import history, models
 
 FILES: dict[str, type[BaseModel]] = {
     "report.yaml": schema.ReportFile,
@@ -71,6 +71,7 @@ class LoadResult:
 
 
 M = TypeVar("M", bound=BaseModel)
+STATUS_FIELDS = ("status", "status_zh", "status_en")
 
 
 def read_bundle(path: Path) -> Bundle:
@@ -176,13 +177,31 @@ def load_bundle(session: Session, bundle: Bundle) -> LoadResult:
         metric_row = _merge(session, result, "metric", models.Metric, metric.id, values)
         _merge_topics(session, result, "metric", metric.id, metric.topics)
         index.refresh(session, metric_row)
-        _observe(session, metric_row, source)
+        history.record_observation(metric_row, source=source, session=session)
     for policy in bundle.policies:
         values = {**_fields(policy, exclude={"topics"}), "report_id": report_id}
+        # A status moves through the one writer of status history; a new item starts with it.
+        status = tuple(values.pop(name) for name in STATUS_FIELDS)
+        is_new = session.get(models.PolicyItem, policy.id) is None
+        if is_new:
+            values.update(zip(STATUS_FIELDS, status, strict=True))
+        merged = len(result.events)
         policy_row = _merge(session, result, "policy", models.PolicyItem, policy.id, values)
+        merged = len(result.events) - merged
+        moved = history.record_status(
+            policy_row,
+            status,  # type: ignore[arg-type]
+            date=policy.date,
+            note=None,
+            source=source,
+            recorded_by="data load",
+            session=session,
+        )
+        result.events += moved
+        if moved and not merged:  # only the status changed: _merge counted the item as unchanged
+            result.unchanged, result.changed = result.unchanged - 1, result.changed + 1
         _merge_topics(session, result, "policy", policy.id, policy.topics)
         index.refresh(session, policy_row)
-        _record_status(session, policy_row, source, recorded_by="data load")
     session.flush()
     if result.events:
         load = models.DataLoad(
@@ -194,50 +213,6 @@ def load_bundle(session: Session, bundle: Bundle) -> LoadResult:
             event.load_id = load.id
         session.flush()
     return result
-
-
-def _latest(session: Session, model: type[R], key: Any, value: str) -> R | None:
-    session.flush()
-    return session.scalars(select(model).where(key == value).order_by(model.id.desc()).limit(1)).first()  # type: ignore[attr-defined]
-
-
-def _observe(session: Session, metric: models.Metric, source: str) -> None:
-    """A new point in the metric's series when its value, unit or period differ from the latest one."""
-    latest = _latest(session, models.Observation, models.Observation.metric_id, metric.id)
-    if latest is None or (latest.value, latest.unit_zh, latest.period_zh) != (
-        metric.value,
-        metric.unit_zh,
-        metric.period_zh,
-    ):
-        session.add(
-            models.Observation(
-                metric_id=metric.id,
-                value=metric.value,
-                unit_zh=metric.unit_zh,
-                unit_en=metric.unit_en,
-                period_zh=metric.period_zh,
-                period_en=metric.period_en,
-                source=source,
-            )
-        )
-
-
-def _record_status(session: Session, policy: models.PolicyItem, source: str, *, recorded_by: str) -> None:
-    """A new entry in the item's status history when its status differs from the latest entry."""
-    latest = _latest(session, models.StatusEntry, models.StatusEntry.policy_id, policy.id)
-    if latest is None or (latest.status, latest.status_zh) != (policy.status, policy.status_zh):
-        session.add(
-            models.StatusEntry(
-                policy_id=policy.id,
-                status=policy.status,
-                status_zh=policy.status_zh,
-                status_en=policy.status_en,
-                date=policy.date,
-                note=None,
-                source=source,
-                recorded_by=recorded_by,
-            )
-        )
 
 
 def _fields(model: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
@@ -261,14 +236,9 @@ def _merge(session: Session, result: LoadResult, kind: str, model: type[R], key:
         result.created += 1
         _event(session, result, kind, item_id, "created", None, _label(values))
         return row
-    changed = False
-    for name, new in values.items():
-        old = getattr(row, name)
-        if old != new:
-            setattr(row, name, new)
-            changed = True
-            _event(session, result, kind, item_id, name, old, new)
-    if changed:
+    events = history.set_fields(row, kind, item_id, values, source=result.source, session=session)
+    result.events += events
+    if events:
         result.changed += 1
     else:
         result.unchanged += 1
@@ -283,16 +253,7 @@ def _label(values: Mapping[str, Any]) -> str | None:
 
 
 def _event(session: Session, result: LoadResult, kind: str, item_id: str, name: str, old: Any, new: Any) -> None:
-    event = models.Event(
-        kind=kind,
-        item_id=item_id,
-        field=name,
-        old_value=None if old is None else str(old),
-        new_value=None if new is None else str(new),
-        source=result.source,
-    )
-    session.add(event)
-    result.events.append(event)
+    result.events.append(history.record_event(kind, item_id, name, old, new, source=result.source, session=session))
 
 
 def _merge_topics(session: Session, result: LoadResult, kind: str, item_id: str, topics: Sequence[str]) -> None:

@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.commands.reference import reference
+from bot.catalog.reference import reference
 from bot.digest.store import schedule_of, subscriptions_of
-from bot.legacy_render import Lang, Rendered, Renderer, Reply
+from bot.core.lang import Lang
+from bot.core.reply import Reply
+from bot.legacy_render import Rendered, Renderer
 from bot.search.query import parse_query, search
 from bot.store import queries
 from bot.store.models import Channel, DigestHighlight, Event, ItemTopic, Subscription
@@ -102,7 +104,7 @@ class Composer:
             "first_topic": next((value for kind, value in signature if kind == "topic"), ""),
         }
         highlights = [("metric", m.id) for m in spotlight] + [("policy", p.id) for p in watch]
-        reply = Reply("digest", lang, context, response_type="in_channel")
+        reply = Reply("digest", lang, context, visibility="in_channel")
         return Digest(reply, self.newest, highlights, empty=not (changes or spotlight or watch or coming_up))
 
     def render(self, digest: Digest, renderer: Renderer) -> Rendered:

@@ -17,7 +17,8 @@ from typing import Literal
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from bot.search.text import CJK_CHAR, title_key, tokens
+from bot.core.lang import CJK_CHAR
+from bot.search.text import title_key, tokens
 from bot.store.models import GlossaryTerm
 
 Alternative = tuple[str, ...]

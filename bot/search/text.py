@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 
-# CJK ideographs (unified, extension A, compatibility) and the supplementary planes used for rare characters.
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
-_RUN = re.compile(rf"[{_CJK}]+|[a-z0-9]+")
-CJK_CHAR = re.compile(rf"[{_CJK}]")
+from bot.core.lang import CJK_CHAR, CJK_RANGES
+
+_RUN = re.compile(rf"[{CJK_RANGES}]+|[a-z0-9]+")
 
 # Filler a question carries that the report never contains; removed before bigrams so they cannot block a match.
 ZH_FILLER = re.compile(r"是多少|有多少|多少|是什么|什么|有哪些|哪些|怎么样|如何|请问|吗|呢|的|了|么")
@@ -49,4 +48,4 @@ def token_text(*texts: str | None) -> str:
 
 def title_key(text: str) -> str:
     """A title as compared for an exact hit: lower case, without book-title marks, spaces or punctuation."""
-    return re.sub(rf"[^{_CJK}a-z0-9]+", "", text.lower())
+    return re.sub(rf"[^{CJK_RANGES}a-z0-9]+", "", text.lower())

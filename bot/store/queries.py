@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.search.text import CJK_CHAR
-from bot.store.models import Insight, ItemTopic, Metric, PolicyItem, Report, Topic
+from bot.core.lang import CJK_CHAR
+from bot.store.models import Channel, Insight, ItemTopic, Metric, PolicyItem, Report, Topic
 
 MODELS: dict[str, Any] = {"metric": Metric, "policy": PolicyItem}
 # Changes that are bookkeeping, not news: which edition an item was last loaded from, the wording of its citation.
@@ -78,3 +78,10 @@ def suggest_titles(fragment: str, *, session: Session, limit: int = 5) -> list[s
     titles = select(PolicyItem.title_zh.label("title")).where(or_(*(PolicyItem.title_zh.contains(c) for c in chars)))
     union = labels.union(titles).subquery()
     return list(session.scalars(select(union.c.title).order_by(func.length(union.c.title)).limit(limit)))
+
+
+def channel_is_restricted(team_id: str, channel_id: str, *, session: Session) -> bool:
+    """Whether a channel's settings (and edits made from it) are kept to admins (`restrict on`)."""
+    return bool(
+        session.scalar(select(Channel.restricted).where(Channel.team_id == team_id, Channel.channel_id == channel_id))
+    )

@@ -1,19 +1,20 @@
-"""history, changes, track, note, follow, unfollow, following. Writes run in the caller's transaction."""
+"""history, changes, track, note, follow, unfollow, following: declarations and handlers. Writes run in the caller's
+transaction and go through the one writer of history (bot.store.history)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.commands.caller import Caller
-from bot.commands.parser import Command
-from bot.commands.reference import reference
-from bot.digest.store import find_channel
-from bot.legacy_render import Lang, Reply, message
+from bot.catalog.reference import reference
+from bot.core.caller import Caller
+from bot.core.commands import CommandSpec, Request
+from bot.core.kinds import TRACKED, Kind
+from bot.core.reply import Reply, notice
+from bot.store import history as writer
 from bot.store import queries
 from bot.store.models import Event, Follow, ItemTopic, Metric, Note, Observation, PolicyItem, StatusEntry
 from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, Unclear, change, parse_status, resolve
@@ -22,43 +23,23 @@ MAX_NOTE = 1000
 CHANGES_SHOWN = 15
 
 
-def handle(session: Session, command: Command, caller: Caller | None, admins: Sequence[str]) -> Reply:
-    lang = command.lang
-    if command.name == "changes":
-        return changes(session, command.arg, lang)
-    if command.name == "following":
-        return _following(session, caller, lang)
-    text = command.arg
-    if command.name == "track":
-        return _track(session, text, caller, admins, lang)
-    if command.name == "note":
-        # `note ID TEXT`, or `note ANY WORDS: TEXT` to name the item in words.
-        first, _, rest = text.partition(" ")
-        if ":" in text and session.get(Metric, first) is None and session.get(PolicyItem, first) is None:
-            first, _, rest = text.partition(":")
-        return _edit(session, first.strip(), rest.strip(), caller, admins, lang)
-    found = resolve(session, text)
-    if not isinstance(found, Found):
-        return _not_found(found, text, lang)
-    if command.name == "history":
-        return history(session, found, lang)
-    return _follow(session, command.name, found, caller, lang)
-
-
-def _not_found(found: Unclear | None, text: str, lang: Lang) -> Reply:
+def _found(request: Request, text: str, kinds: tuple[Kind, ...] = TRACKED) -> Found | Reply:
+    """The item `text` names, or the reply that says it is unclear or unknown."""
+    found = resolve(request.session, text, kinds)
+    if isinstance(found, Found):
+        return found
     if isinstance(found, Unclear):
-        return Reply("choose", lang, {"choices": found.choices, "text": text})
-    return message(
-        lang,
-        f"没有找到“{text}”。可以用条目的 id 或名称。",
-        f"No item matches “{text}”. Use an item's id or name.",
-        example="history national-data-administration",
-    )
+        return Reply("choose", request.lang, {"choices": found.choices, "text": text})
+    return notice(request.lang, "no_such_item", text=text, example="history national-data-administration")
 
 
-def history(session: Session, found: Found, lang: Lang) -> Reply:
+def history_reply(request: Request) -> Reply:
+    found = _found(request, request.arg)
+    if isinstance(found, Reply):
+        return found
+    session = request.session
     entries: list[dict[str, Any]] = []
-    if found.kind == "metric":
+    if found.kind == Kind.METRIC:
         points = session.scalars(
             select(Observation).where(Observation.metric_id == found.item.id).order_by(Observation.id)
         ).all()
@@ -66,14 +47,7 @@ def history(session: Session, found: Found, lang: Lang) -> Reply:
         for point in points:
             delta = change(previous.value, point.value) if previous and previous.unit_zh == point.unit_zh else None
             entries.append(
-                {
-                    "at": point.recorded_at,
-                    "kind": "value",
-                    "point": point,
-                    "delta": delta,
-                    "source": point.source,
-                    "by": None,
-                }
+                {"at": point.recorded_at, "kind": "value", "point": point, "delta": delta, "source": point.source}
             )
             previous = point
     else:
@@ -95,16 +69,19 @@ def history(session: Session, found: Found, lang: Lang) -> Reply:
         entries.append(
             {"at": note.recorded_at, "kind": "note", "note": note, "source": "Slack", "by": note.recorded_by}
         )
+    for entry in entries:
+        entry.setdefault("by", None)
     entries.sort(key=lambda e: e["at"])
     return Reply(
         "history",
-        lang,
+        request.lang,
         {**reference(session).context(), "found": found, "entries": entries[-20:], "hidden": max(len(entries) - 20, 0)},
     )
 
 
-def changes(session: Session, text: str, lang: Lang) -> Reply:
+def changes_reply(request: Request) -> Reply:
     """`changes`, `changes since 2027-03-01`, `changes compute`: what moved recently, newest first."""
+    session, lang, text = request.session, request.lang, request.arg
     since: dt.date | None = None
     topic = None
     words = text.split()
@@ -112,15 +89,13 @@ def changes(session: Session, text: str, lang: Lang) -> Reply:
         try:
             since = dt.date.fromisoformat(words[1])
         except ValueError:
-            return message(
-                lang, "日期请写成 2027-03-01。", "Write the date as 2027-03-01.", example="changes since 2027-03-01"
-            )
+            return notice(lang, "date_format", example="changes since 2027-03-01")
     elif text:
         topic = reference(session).find_topic(text)
         if topic is None:
-            return message(lang, f"不认识的主题：{text}。", f"Not a topic: {text}.", example="changes compute")
+            return notice(lang, "no_such_topic", text=text, example="changes compute")
     query = select(Event).where(
-        Event.kind.in_(("metric", "policy")), Event.field != "created", Event.field.not_in(queries.QUIET_FIELDS)
+        Event.kind.in_(TRACKED), Event.field != "created", Event.field.not_in(queries.QUIET_FIELDS)
     )
     if since is not None:
         query = query.where(Event.created_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
@@ -133,9 +108,11 @@ def changes(session: Session, text: str, lang: Lang) -> Reply:
     events = session.scalars(query.order_by(Event.id.desc()).limit(CHANGES_SHOWN + 1)).all()
     items = {
         kind: queries.items_by_ids(kind, [e.item_id for e in events if e.kind == kind], session=session)
-        for kind in ("metric", "policy")
+        for kind in TRACKED
     }
-    rows = [(e, items[e.kind].get(e.item_id)) for e in events[:CHANGES_SHOWN] if items[e.kind].get(e.item_id)]
+    rows = [
+        (e, items[Kind(e.kind)].get(e.item_id)) for e in events[:CHANGES_SHOWN] if items[Kind(e.kind)].get(e.item_id)
+    ]
     return Reply(
         "changes",
         lang,
@@ -147,50 +124,6 @@ def changes(session: Session, text: str, lang: Lang) -> Reply:
             "topic": topic,
         },
     )
-
-
-def may_edit(session: Session, caller: Caller, admins: Sequence[str]) -> bool:
-    """Editing follows the channel-settings model: anyone, unless the channel is restricted to admins."""
-    channel = find_channel(session, caller.team_id, caller.channel_id)
-    return channel is None or not channel.restricted or caller.user_id in admins or caller.is_admin()
-
-
-def _refusal(session: Session, caller: Caller | None, admins: Sequence[str], lang: Lang) -> Reply | None:
-    if caller is None:
-        return message(
-            lang,
-            "这个命令要在 Slack 里使用（或用 bot ask --team T --channel C --user U ...）。",
-            "This command works in Slack (or with bot ask --team T --channel C --user U ...).",
-        )
-    if not may_edit(session, caller, admins):
-        return message(
-            lang, "这个频道只允许管理员修改。", "Only workspace admins and the bot's admins may edit from this channel."
-        )
-    return None
-
-
-def _track(session: Session, text: str, caller: Caller | None, admins: Sequence[str], lang: Lang) -> Reply:
-    """`track ITEM STATUS [DATE] [note]`: ITEM is an id or any words before the status."""
-    refused = _refusal(session, caller, admins, lang)
-    if refused is not None:
-        return refused
-    assert caller is not None  # _refusal answered for a missing caller
-    parsed = split_track(text)
-    keys = ", ".join(STATUS_NAMES)
-    if parsed is None:
-        return message(
-            lang,
-            f"状态可以是：{keys}。",
-            f"A status is one of: {keys}.",
-            example="track national-data-administration in_effect 2027-03 notice",
-        )
-    item_text, status, date, remark = parsed
-    found = resolve(session, item_text, ("policy",))
-    if not isinstance(found, Found):
-        return _not_found(found, item_text, lang)
-    track(session, found.item, status, remark or None, caller, date=date)
-    zh, en = STATUS_NAMES[status]
-    return message(lang, f"已记录：{found.item.title_zh} → {zh}。", f"Recorded: {found.item.title_en} → {en}.")
 
 
 def split_track(text: str) -> tuple[str, str, str | None, str] | None:
@@ -206,89 +139,77 @@ def split_track(text: str) -> tuple[str, str, str | None, str] | None:
     return None
 
 
-def _edit(
-    session: Session, item_text: str, rest: str, caller: Caller | None, admins: Sequence[str], lang: Lang
-) -> Reply:
-    refused = _refusal(session, caller, admins, lang)
-    if refused is not None:
-        return refused
-    assert caller is not None  # _refusal answered for a missing caller
-    found = resolve(session, item_text)
-    if not isinstance(found, Found):
-        return _not_found(found, item_text, lang)
-    if not rest or len(rest) > MAX_NOTE:
-        return message(
-            lang,
-            f"请写下备注（最多 {MAX_NOTE} 字）。",
-            f"Write the note ({MAX_NOTE} characters at most).",
-            example=f"note {found.item.id}: text",
+def track_reply(request: Request) -> Reply:
+    """`track ITEM STATUS [DATE] [note]`: ITEM is an id or any words before the status."""
+    parsed = split_track(request.arg)
+    if parsed is None:
+        return notice(
+            request.lang,
+            "status_names",
+            names=list(STATUS_NAMES),
+            example="track national-data-administration in_effect 2027-03 notice",
         )
-    note(session, found, rest, caller)
-    return message(lang, "备注已保存。", "Note saved.")
+    item_text, status, date, remark = parsed
+    found = _found(request, item_text, (Kind.POLICY,))
+    if isinstance(found, Reply):
+        return found
+    moved = track(request.session, found.item, status, remark or None, request.need_caller(), date=date)
+    return notice(
+        request.lang, "tracked" if moved else "status_unchanged", item=found.item, status=STATUS_NAMES[status]
+    )
+
+
+def note_reply(request: Request) -> Reply:
+    """`note ID TEXT`, or `note ANY WORDS: TEXT` to name the item in words."""
+    session, text = request.session, request.arg
+    first, _, rest = text.partition(" ")
+    if ":" in text and session.get(Metric, first) is None and session.get(PolicyItem, first) is None:
+        first, _, rest = text.partition(":")
+    found = _found(request, first.strip())
+    if isinstance(found, Reply):
+        return found
+    rest = rest.strip()
+    if not rest or len(rest) > MAX_NOTE:
+        return notice(request.lang, "write_note", limit=MAX_NOTE, example=f"note {found.item.id}: text")
+    add_note(session, found, rest, request.need_caller())
+    return notice(request.lang, "note_saved")
 
 
 def track(
     session: Session, policy: PolicyItem, status: str, note: str | None, caller: Caller, *, date: str | None = None
-) -> None:
-    """Move a policy item to `status`: its history, events (for digests and followers), the audit trail."""
-    zh, en = STATUS_NAMES[status]
+) -> bool:
+    """Move a policy item to `status` (from chat): its history, events, the audit trail. False when it was already
+    in that status (nothing recorded)."""
     source = f"Slack {caller.team_id}"
-    old = (policy.status, policy.status_zh, policy.status_en)
-    session.add(
-        StatusEntry(
-            policy_id=policy.id,
-            status=status,
-            status_zh=zh,
-            status_en=en,
-            date=date,
-            note=note,
-            source=source,
-            recorded_by=caller.user_id,
-        )
+    events = writer.record_status(
+        policy,
+        (status, *STATUS_NAMES[status]),
+        date=date,
+        note=note,
+        source=source,
+        recorded_by=caller.user_id,
+        event_source=f"{source} by {caller.user_id}" + (f": {note}" if note else ""),
+        session=session,
     )
-    policy.status, policy.status_zh, policy.status_en = status, zh, en
-    # The events a data load records for a status change: the key, and its wording in each language.
-    event_source = f"{source} by {caller.user_id}" + (f": {note}" if note else "")
-    for name, before, after in zip(("status", "status_zh", "status_en"), old, (status, zh, en), strict=True):
-        session.add(
-            Event(kind="policy", item_id=policy.id, field=name, old_value=before, new_value=after, source=event_source)
-        )
-    caller.audit(session, "track", f"{policy.id} {old[0]} -> {status}")
+    if events:
+        writer.audit(caller, "track", f"{policy.id} {events[0].old_value} -> {status}", session=session)
+    return bool(events)
 
 
-def note(session: Session, found: Found, text: str, caller: Caller) -> None:
-    session.add(
-        Note(kind=found.kind, item_id=found.item.id, text=text, team_id=caller.team_id, recorded_by=caller.user_id)
+def add_note(session: Session, found: Found, text: str, caller: Caller) -> None:
+    writer.record_note(
+        found.kind, found.item.id, text, caller, source=f"Slack {caller.team_id} by {caller.user_id}", session=session
     )
-    session.add(
-        Event(
-            kind=found.kind,
-            item_id=found.item.id,
-            field="note",
-            old_value=None,
-            new_value=text,
-            source=f"Slack {caller.team_id} by {caller.user_id}",
-        )
-    )
-    caller.audit(session, "note", f"{found.item.id}: {text[:200]}")
+    writer.audit(caller, "note", f"{found.item.id}: {text[:200]}", session=session)
 
 
-def _follow(session: Session, name: str, found: Found, caller: Caller | None, lang: Lang) -> Reply:
-    if caller is None:
-        return message(
-            lang, "这个命令要在 Slack 里使用。", "This command works in Slack (or with bot ask --user U ...)."
-        )
-    existing = session.scalar(
-        select(Follow).where(
-            Follow.team_id == caller.team_id,
-            Follow.user_id == caller.user_id,
-            Follow.kind == found.kind,
-            Follow.item_id == found.item.id,
-        )
-    )
-    title = found.item.label_zh if found.kind == "metric" else found.item.title_zh
-    title_en = found.item.label_en if found.kind == "metric" else found.item.title_en
-    if name == "follow":
+def follow_reply(request: Request) -> Reply:
+    found = _found(request, request.arg)
+    if isinstance(found, Reply):
+        return found
+    session, caller = request.session, request.need_caller()
+    existing = _follow(session, caller, found)
+    if request.command.name == "follow":
         if existing is None:
             newest = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0
             session.add(
@@ -300,27 +221,33 @@ def _follow(session: Session, name: str, found: Found, caller: Caller | None, la
                     last_event_id=newest,
                 )
             )
-        return message(
-            lang,
-            f"已关注：{title}。它有变化时我会私信你。",
-            f"Following {title_en}: I will message you when it changes.",
-        )
+        return notice(request.lang, "following", found=found)
     if existing is None:
-        return message(lang, f"你没有关注：{title}。", f"You were not following {title_en}.")
+        return notice(request.lang, "not_following", found=found)
     session.delete(existing)
-    return message(lang, f"已取消关注：{title}。", f"Stopped following {title_en}.")
+    return notice(request.lang, "unfollowed", found=found)
 
 
-def _following(session: Session, caller: Caller | None, lang: Lang) -> Reply:
-    if caller is None:
-        return message(
-            lang, "这个命令要在 Slack 里使用。", "This command works in Slack (or with bot ask --user U ...)."
+def _follow(session: Session, caller: Caller, found: Found) -> Follow | None:
+    return session.scalar(
+        select(Follow).where(
+            Follow.team_id == caller.team_id,
+            Follow.user_id == caller.user_id,
+            Follow.kind == found.kind,
+            Follow.item_id == found.item.id,
         )
+    )
+
+
+def following_reply(request: Request) -> Reply:
+    session, caller = request.session, request.need_caller()
     follows = session.scalars(
         select(Follow).where(Follow.team_id == caller.team_id, Follow.user_id == caller.user_id).order_by(Follow.id)
     ).all()
-    items = [Found(f.kind, queries.items_by_ids(f.kind, [f.item_id], session=session).get(f.item_id)) for f in follows]
-    return Reply("following", lang, {"items": [f for f in items if f.item is not None]})
+    items = [
+        Found(Kind(f.kind), queries.items_by_ids(f.kind, [f.item_id], session=session).get(f.item_id)) for f in follows
+    ]
+    return Reply("following", request.lang, {"items": [f for f in items if f.item is not None]})
 
 
 def follower_updates(session: Session) -> list[tuple[Follow, list[Event]]]:
@@ -339,8 +266,51 @@ def follower_updates(session: Session) -> list[tuple[Follow, list[Event]]]:
 
 
 def title_of(session: Session, kind: str, item_id: str) -> tuple[str, str]:
-    if kind == "metric":
+    if kind == Kind.METRIC:
         metric = session.get(Metric, item_id)
         return (metric.label_zh, metric.label_en) if metric else (item_id, item_id)
     policy = session.get(PolicyItem, item_id)
     return (policy.title_zh, policy.title_en) if policy else (item_id, item_id)
+
+
+COMMANDS = (
+    CommandSpec("history", ("历史",), history_reply, "history national-data-administration", takes="words"),
+    CommandSpec("changes", ("变化", "变动"), changes_reply, "changes since 2027-03-01"),
+    CommandSpec(
+        "track",
+        ("跟踪",),
+        track_reply,
+        "track national-data-administration in_effect 2027-03",
+        takes="words",
+        access="editor",
+        writes=True,
+    ),
+    CommandSpec(
+        "note",
+        ("备注",),
+        note_reply,
+        "note national-data-administration: text",
+        takes="words",
+        access="editor",
+        writes=True,
+    ),
+    CommandSpec(
+        "follow",
+        ("关注",),
+        follow_reply,
+        "follow national-data-administration",
+        takes="words",
+        access="caller",
+        writes=True,
+    ),
+    CommandSpec(
+        "unfollow",
+        ("取消关注",),
+        follow_reply,
+        "unfollow national-data-administration",
+        takes="words",
+        access="caller",
+        writes=True,
+    ),
+    CommandSpec("following", ("我的关注",), following_reply, "following", takes="nothing", access="caller"),
+)

@@ -1,0 +1,1 @@
+"""Answering questions about the report: the ten insights, figures, policy items, topics, search."""

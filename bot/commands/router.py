@@ -1,0 +1,110 @@
+"""Answering a request end to end: parse once, check who may run it, run it in the transaction its declaration
+asks for, and render it for the platform; answers that depend only on the question and the data are remembered.
+
+An answer is a pure function of the question, its options and the data; the data version (the newest event id) is
+part of the cache key, so a data load or a tracking update makes every remembered answer stale at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy.orm import Session
+
+from bot.answers.commands import COMMANDS as ANSWERS
+from bot.catalog.reference import reference
+from bot.commands.parser import Parser
+from bot.core.caller import Caller
+from bot.core.commands import Access, Command, Request
+from bot.core.errors import UsageError
+from bot.core.lang import Lang
+from bot.core.reply import Reply, notice
+from bot.digest.commands import COMMANDS as CHANNELS
+from bot.store import queries
+from bot.tracking.commands import COMMANDS as TRACKING
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+PARSER = Parser((*ANSWERS, *CHANNELS, *TRACKING), default="help", fallback="search")
+T = TypeVar("T")
+
+
+def refusal(session: Session, access: Access, caller: Caller | None, admins: Sequence[str]) -> str | None:
+    """The catalogue key of why `caller` may not run a command declared with `access`; None when they may."""
+    if access == "anyone":
+        return None
+    if caller is None:
+        return "needs_channel"
+    if access == "caller":
+        return None
+    admin = caller.user_id in admins or caller.is_admin()
+    if access == "admin":
+        return None if admin else "admins_only"
+    restricted = queries.channel_is_restricted(caller.team_id, caller.channel_id, session=session)
+    return "restricted_channel" if restricted and not admin else None
+
+
+def answer(
+    session: Session,
+    command: Command,
+    *,
+    caller: Caller | None = None,
+    offset: int = 0,
+    admins: Sequence[str] = (),
+) -> Reply:
+    """The reply to a parsed command, in `session` (the caller commits what a writing command changed)."""
+    if not reference(session).insights:
+        return Reply("no_data", command.lang)
+    refused = refusal(session, command.spec.access, caller, admins)
+    if refused is not None:
+        return notice(command.lang, refused)
+    did_you_mean = PARSER.closest(command.arg) if command.spec is PARSER.fallback else None
+    return command.spec.handler(Request(session, command, caller, max(offset, 0), admins, did_you_mean))
+
+
+def usage(error: UsageError) -> Reply:
+    return notice(error.lang, error.key, example=error.example, **error.args)
+
+
+def ask(
+    services: Services,
+    text: str,
+    render: Callable[[Reply], T],
+    *,
+    caller: Caller | None = None,
+    lang: Lang | None = None,
+    offset: int = 0,
+    shared_by: str | None = None,
+) -> T:
+    """`render` turns the Reply into what the platform sends; pass the same function each time (it is part of the
+    cache key). `shared_by` (a validated user id) renders the copy that "Share in channel" posts for everyone."""
+    try:
+        command = PARSER.parse(text, lang)
+    except UsageError as error:
+        return render(usage(error))
+    admins = services.settings.bot_admins
+    if command.spec.personal:
+        with services.session_factory.begin() as session:
+            reply = answer(session, command, caller=caller, offset=offset, admins=admins)
+        return render(_addressed(reply, command, offset, shared_by))
+    cache = services.reply_cache
+    with services.session_factory() as session:
+        key = (command.text, lang, offset, shared_by, render, reference(session).version)
+        hit: T | None = cache.get(key)
+        if hit is not None:
+            return hit
+        reply = answer(session, command, offset=offset, admins=admins)
+        rendered = render(_addressed(reply, command, offset, shared_by))
+    cache.put(key, rendered)
+    return rendered
+
+
+def _addressed(reply: Reply, command: Command, offset: int, shared_by: str | None) -> Reply:
+    """What the buttons carry to ask the same question again (share, more results), and who shared it."""
+    reply.context["request"] = {"t": command.text, "o": max(offset, 0), "l": reply.lang}
+    reply.context["shared_by"] = shared_by
+    if shared_by:
+        reply.visibility = "in_channel"
+    return reply

@@ -1,0 +1,88 @@
+"""How a feature declares a command. The router (bot.commands) builds the parser, the caching policy, the
+transactions and the permission checks from these declarations alone: a command is one CommandSpec and one handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from bot.core.caller import Caller
+from bot.core.lang import Lang
+from bot.core.reply import Reply
+
+# Who may run a command: anyone (no caller needed); a caller (it needs to know who asks and where); an editor of the
+# channel (anyone, unless the channel is restricted to admins); an admin (workspace admins and BOT_ADMINS).
+Access = Literal["anyone", "caller", "editor", "admin"]
+# What follows the command word: nothing (words after it are a search instead), optional words, required words.
+Takes = Literal["nothing", "optional", "words"]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    aliases: tuple[str, ...]  # the words that call it, English and Chinese, lower case
+    handler: Callable[[Request], Reply]
+    example: str  # a command that works, shown when this one is mistyped
+    takes: Takes = "optional"
+    # The argument as the handler wants it ("三" -> "3"), or None when it is not valid.
+    normalise: Callable[[str], str | None] | None = None
+    invalid: str = "needs_words"  # the catalogue key (templates/_notices.j2) explaining a missing or invalid argument
+    access: Access = "anyone"
+    writes: bool = False
+    # Text that is nothing but a valid argument runs this command ("3" is "show 3").
+    bare: bool = False
+
+    @property
+    def personal(self) -> bool:
+        """Its answer depends on who asks, or it changes the store: never cached, always in a write transaction."""
+        return self.access != "anyone" or self.writes
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed request: which command, its argument, the reply language; `text` is the cleaned input."""
+
+    spec: CommandSpec
+    arg: str
+    lang: Lang
+    text: str
+    truncated: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass
+class Request:
+    """What a handler gets: the session (a write transaction for commands that write), the command, who asks."""
+
+    session: Session
+    command: Command
+    caller: Caller | None = None
+    offset: int = 0
+    admins: Sequence[str] = ()
+    # For text that is no command: the command its first word was probably meant to be ("shw 3" -> "show 3").
+    did_you_mean: str | None = None
+
+    @property
+    def lang(self) -> Lang:
+        return self.command.lang
+
+    @property
+    def arg(self) -> str:
+        return self.command.arg
+
+    def is_admin(self) -> bool:
+        caller = self.caller
+        return caller is not None and (caller.user_id in self.admins or caller.is_admin())
+
+    def need_caller(self) -> Caller:
+        """The caller of a command whose access level guarantees one (the router refuses the others)."""
+        if self.caller is None:
+            raise RuntimeError(f"{self.command.name} needs a caller: its declaration says access='anyone'")
+        return self.caller

@@ -1,0 +1,68 @@
+"""Buttons under answers and digests: share an answer in the channel, more results, open an insight, and the
+digest's own buttons (see more, manage subscriptions, unsubscribe), answered to the clicker alone."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.commands.router import ask
+from bot.core.reply import Reply
+from bot.services import Services
+from bot.slack.blocks import ask_again_of
+from bot.slack.deps import Render, caller_of
+
+USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
+
+
+def _stale(respond: Respond, render: Render) -> None:
+    respond(**render(Reply("stale_button", "en")).payload(replace_original=False))
+
+
+def share(ack: Ack, action: dict[str, Any], context: BoltContext, respond: Respond, services: Services, render: Render) -> None:
+    """The same answer posted in the channel, saying who shared it; the private copy has served its purpose."""
+    ack()
+    again, user = ask_again_of(action), str(context.user_id or "")
+    if again is None or not USER_ID.match(user):
+        _stale(respond, render)
+        return
+    shared = ask(services, again.text, render, lang=again.lang, offset=again.offset, shared_by=user)
+    respond(**shared.payload(replace_original=False))
+    respond(delete_original=True)
+
+
+def open_in_place(ack: Ack, action: dict[str, Any], respond: Respond, services: Services, render: Render) -> None:
+    """'More results' and 'Insight N': the same question (or its next page) answered in place of the original."""
+    ack()
+    again = ask_again_of(action)
+    if again is None:
+        _stale(respond, render)
+        return
+    respond(**ask(services, again.text, render, lang=again.lang, offset=again.offset).payload(replace_original=True))
+
+
+def reply_alone(ack: Ack, action: dict[str, Any], respond: Respond, services: Services, render: Render) -> None:
+    """Under a digest (a message everyone sees): the answer goes to the clicker alone, the digest stays."""
+    ack()
+    again = ask_again_of(action)
+    if again is None:
+        _stale(respond, render)
+        return
+    respond(**ask(services, again.text, render, lang=again.lang).payload(replace_original=False))
+
+
+def _channel_command(text: str, ack: Ack, context: BoltContext, client: WebClient, respond: Respond, services: Services, render: Render) -> None:
+    ack()
+    reply = ask(services, text, render, caller=caller_of(context, client))
+    respond(**reply.payload(response_type="ephemeral", replace_original=False))
+
+
+def manage_subscriptions(ack: Ack, context: BoltContext, client: WebClient, respond: Respond, services: Services, render: Render) -> None:
+    _channel_command("subscriptions", ack, context, client, respond, services, render)
+
+
+def unsubscribe_all(ack: Ack, context: BoltContext, client: WebClient, respond: Respond, services: Services, render: Render) -> None:
+    _channel_command("unsubscribe all", ack, context, client, respond, services, render)

@@ -1,0 +1,44 @@
+"""The App Home tab: what the bot does, the ten insights, and what the channels the user is in follow."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.digest.home import home
+from bot.services import Services
+from bot.slack.blocks import home_view
+
+log = logging.getLogger(__name__)
+
+
+def channels_of(client: WebClient, user_id: str, pages: int = 5) -> list[str]:
+    """The channels `user_id` is in (as far as the bot can see); none when Slack will not say."""
+    found: list[str] = []
+    cursor = None
+    try:
+        for _ in range(pages):
+            response = client.users_conversations(
+                user=user_id, types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
+            )
+            listed: list[dict[str, Any]] = response.get("channels", [])
+            found += [str(channel["id"]) for channel in listed]
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+    except SlackApiError as error:
+        log.info("could not list %s's channels: %s", user_id, error.response.get("error"))
+    return found
+
+
+def publish(event: dict[str, Any], context: BoltContext, client: WebClient, services: Services) -> None:
+    if event.get("tab", "home") != "home":
+        return
+    channel_ids = channels_of(client, event["user"])
+    with services.session_factory() as session:
+        message = services.renderer.message(home(session, str(context.team_id or ""), channel_ids))
+    client.views_publish(user_id=event["user"], view=home_view(message))

@@ -1,0 +1,85 @@
+"""The "Track" button on an item: a form to record a policy item's new status (with a date and a note) or a note on
+a figure; the submission goes through the same permission rule and the same writer as the `track` command."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.commands.router import refusal
+from bot.core.kinds import Kind
+from bot.core.reply import Reply, notice
+from bot.services import Services
+from bot.slack.blocks import track_modal
+from bot.slack.deps import Render, caller_of
+from bot.store.models import Metric, PolicyItem
+from bot.tracking.commands import MAX_NOTE, add_note, track
+from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, parse_status
+
+# The modal's input blocks (see bot.slack.blocks.track_modal).
+STATUS, DATE, NOTE = ("status_block", "status"), ("date_block", "date"), ("note_block", "note")
+
+
+def item_of(session: Any, kind: str, item_id: str) -> PolicyItem | Metric | None:
+    model = {Kind.POLICY: PolicyItem, Kind.METRIC: Metric}.get(Kind(kind)) if kind in Kind else None
+    return None if model is None else session.get(model, item_id)
+
+
+def open_form(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond,
+    services: Services, render: Render,
+) -> None:
+    ack()
+    kind, _, item_id = str(action.get("value", "")).partition(":")
+    with services.session_factory() as session:
+        item = item_of(session, kind, item_id)
+        if item is None:
+            respond(**render(Reply("stale_button", "en")).payload(replace_original=False))
+            return
+        view = track_modal(services.renderer, Kind(kind), item, channel_id=str(context.channel_id or ""))
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def _value(view: dict[str, Any], block: tuple[str, str]) -> dict[str, Any]:
+    return (view.get("state", {}).get("values", {}).get(block[0], {}).get(block[1])) or {}
+
+
+def submit(
+    ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient, services: Services, render: Render
+) -> None:
+    selected = _value(view, STATUS).get("selected_option") or {}
+    status = parse_status(str(selected.get("value", ""))) if selected else None
+    remark = (_value(view, NOTE).get("value") or "").strip()[:MAX_NOTE] or None
+    date = (_value(view, DATE).get("value") or "").strip() or None
+    if date is not None and not PARTIAL_DATE.match(date):
+        ack(response_action="errors", errors={DATE[0]: services.renderer.words("en", "date_format")})
+        return
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    kind = str(metadata.get("kind", Kind.POLICY))
+    caller = caller_of(context, client, channel_id=str(metadata.get("channel", "")))
+    field = STATUS[0] if kind == Kind.POLICY else NOTE[0]
+    with services.session_factory.begin() as session:
+        item = item_of(session, kind, str(metadata.get("item", "")))
+        if item is None or (status is None and remark is None):
+            ack(response_action="errors", errors={field: services.renderer.words("en", "status_or_note")})
+            return
+        refused = refusal(session, "editor", caller, services.settings.bot_admins)
+        if refused is not None:
+            ack(response_action="errors", errors={field: services.renderer.words("en", refused)})
+            return
+        if status is not None and isinstance(item, PolicyItem):
+            moved = track(session, item, status, remark, caller, date=date)
+            done = notice("en", "tracked" if moved else "status_unchanged", item=item, status=STATUS_NAMES[status])
+        else:
+            add_note(session, Found(Kind(kind), item), remark or "", caller)
+            done = notice("en", "note_saved")
+        confirmation = render(done)
+    ack()
+    if caller.channel_id:
+        client.chat_postEphemeral(channel=caller.channel_id, user=caller.user_id, **confirmation.payload(response_type=None))

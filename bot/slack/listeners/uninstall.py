@@ -1,0 +1,36 @@
+"""Forgetting a workspace that uninstalls the app or revokes its tokens, and pausing its digests."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import BoltContext
+
+from bot.digest.store import pause_team
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def app_uninstalled(context: BoltContext, services: Services) -> None:
+    log.info("app uninstalled from team %s", context.team_id)
+    with services.session_factory.begin() as session:
+        pause_team(session, str(context.team_id), "app_uninstalled")
+    store = context.get("installations")
+    if store is not None:
+        store.delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
+
+
+def tokens_revoked(event: dict[str, Any], context: BoltContext, services: Services) -> None:
+    store = context.get("installations")
+    tokens = event.get("tokens", {})
+    log.info("tokens revoked in team %s: %s user token(s), bot: %s", context.team_id, len(tokens.get("oauth", [])), bool(tokens.get("bot")))
+    if store is None:
+        return
+    for user_id in tokens.get("oauth", []):
+        store.delete_installation(enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id)
+    if tokens.get("bot"):
+        store.delete_bot(enterprise_id=context.enterprise_id, team_id=context.team_id)
+        with services.session_factory.begin() as session:
+            pause_team(session, str(context.team_id), "tokens_revoked")

@@ -1,0 +1,122 @@
+"""The one writer of history. Every change to an item (a data load, a status recorded from chat, a note) goes through
+these functions, which write the change and its event together; events are what digests, `changes` and followers
+read, so nothing can change without them knowing. The audit trail of who did what from chat is kept here too.
+
+All take the session keyword-only and never commit: the caller's transaction does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core.caller import Caller
+from bot.core.kinds import Kind
+from bot.store.models import AuditEntry, Event, Metric, Note, Observation, PolicyItem, StatusEntry
+
+
+def record_event(kind: str, item_id: str, field: str, old: Any, new: Any, *, source: str, session: Session) -> Event:
+    """One field of one item changed (or "created", or "note"): the event log grows by one row."""
+    event = Event(
+        kind=str(kind),
+        item_id=item_id,
+        field=field,
+        old_value=None if old is None else str(old),
+        new_value=None if new is None else str(new),
+        source=source,
+    )
+    session.add(event)
+    return event
+
+
+def set_fields(
+    row: Any, kind: str, item_id: str, values: dict[str, Any], *, source: str, session: Session
+) -> list[Event]:
+    """Set the fields of `row` that differ from `values`, one event per field that changed."""
+    events = []
+    for name, new in values.items():
+        old = getattr(row, name)
+        if old != new:
+            setattr(row, name, new)
+            events.append(record_event(kind, item_id, name, old, new, source=source, session=session))
+    return events
+
+
+def _latest(model: Any, key: Any, value: str, *, session: Session) -> Any:
+    session.flush()
+    return session.scalars(select(model).where(key == value).order_by(model.id.desc()).limit(1)).first()
+
+
+def record_observation(metric: Metric, *, source: str, session: Session) -> bool:
+    """A new point in the metric's series when its value, unit or period differ from the latest one. The change of
+    the metric's own fields (and so its events) comes first, through set_fields; returns whether a point was added."""
+    latest = _latest(Observation, Observation.metric_id, metric.id, session=session)
+    if latest is not None and (latest.value, latest.unit_zh, latest.period_zh) == (
+        metric.value,
+        metric.unit_zh,
+        metric.period_zh,
+    ):
+        return False
+    session.add(
+        Observation(
+            metric_id=metric.id,
+            value=metric.value,
+            unit_zh=metric.unit_zh,
+            unit_en=metric.unit_en,
+            period_zh=metric.period_zh,
+            period_en=metric.period_en,
+            source=source,
+        )
+    )
+    return True
+
+
+def record_status(
+    policy: PolicyItem,
+    status: tuple[str, str, str],
+    *,
+    date: str | None,
+    note: str | None,
+    source: str,
+    recorded_by: str,
+    session: Session,
+    event_source: str | None = None,
+) -> list[Event]:
+    """Move a policy item to `status` (key, Chinese, English): a new entry in its status history when the status
+    differs from the latest entry, and one event per field of the item that changed."""
+    latest = _latest(StatusEntry, StatusEntry.policy_id, policy.id, session=session)
+    if latest is None or (latest.status, latest.status_zh) != status[:2]:
+        session.add(
+            StatusEntry(
+                policy_id=policy.id,
+                status=status[0],
+                status_zh=status[1],
+                status_en=status[2],
+                date=date,
+                note=note,
+                source=source,
+                recorded_by=recorded_by,
+            )
+        )
+    values = dict(zip(("status", "status_zh", "status_en"), status, strict=True))
+    return set_fields(policy, Kind.POLICY, policy.id, values, source=event_source or source, session=session)
+
+
+def record_note(kind: str, item_id: str, text: str, caller: Caller, *, source: str, session: Session) -> Event:
+    session.add(Note(kind=str(kind), item_id=item_id, text=text, team_id=caller.team_id, recorded_by=caller.user_id))
+    return record_event(kind, item_id, "note", None, text, source=source, session=session)
+
+
+def audit(caller: Caller, action: str, detail: str, *, session: Session) -> None:
+    """Keep who did what, where and when (audit_log), in the caller's transaction."""
+    session.add(
+        AuditEntry(
+            team_id=caller.team_id,
+            channel_id=caller.channel_id,
+            user_id=caller.user_id,
+            action=action,
+            detail=detail,
+        )
+    )
