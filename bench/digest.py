@@ -27,7 +27,8 @@ from sqlalchemy import insert
 
 from bot import PROJECT_ROOT
 from bot.catalog.loader import load_bundle, read_bundle
-from bot.digest.deliver import Runner, TeamPacer
+from bot.digest.pacing import TeamPacer
+from bot.digest.runner import Runner
 from bot.services import create_services
 from bot.slack.client import web_client
 from bot.slack.poster import SlackPoster

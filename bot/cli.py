@@ -10,15 +10,17 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.settings import ConfigurationError
+from bot.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from bot.commands.caller import Caller
-    from bot.legacy_render import Lang
+    from bot.core.caller import Caller
+    from bot.core.lang import Lang
+    from bot.core.reply import Reply
     from bot.services import Services
 
 log = logging.getLogger("bot")
@@ -71,38 +73,55 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask(services: Services, text: str, lang: Lang | None, as_json: bool, caller: Caller | None = None) -> str:
-    from bot.commands.ask import ask
-
-    rendered = ask(services, text, lang=lang, for_slack=as_json, caller=caller)
+def _render(services: Services, as_json: bool) -> Callable[[Reply], str]:
+    """What a reply looks like on the terminal: plain text, or the Block Kit payload Slack would receive."""
     if as_json:
-        payload = {"response_type": rendered.response_type, "text": rendered.text, "blocks": rendered.blocks}
-        return json.dumps(payload, ensure_ascii=False, indent=2)
-    return rendered.text
+        from bot.slack.blocks import to_slack
+
+        def slack_json(reply: Reply) -> str:
+            return json.dumps(to_slack(services.renderer.message(reply)).payload(), ensure_ascii=False, indent=2)
+
+        return slack_json
+    from bot.render.text import plain_text
+
+    def text(reply: Reply) -> str:
+        return plain_text(services.renderer.message(reply))
+
+    return text
+
+
+def _ask(
+    services: Services, text: str, lang: Lang | None, render: Callable[[Reply], str], caller: Caller | None = None
+) -> str:
+    from bot.commands.router import ask
+
+    return ask(services, text, render, lang=lang, caller=caller)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     services = _ready_services()
-    print(_ask(services, " ".join(args.text), args.lang, args.json, _caller(services, args)))
+    print(_ask(services, " ".join(args.text), args.lang, _render(services, args.json), _caller(services, args)))
     return 0
 
 
 def _caller(services: Services, args: argparse.Namespace) -> Caller | None:
     """The channel and person `bot ask` speaks for; with Slack credentials, `digest now` really posts."""
-    from bot.commands.caller import Caller
+    from bot.core.caller import Caller
 
     if not args.channel:
         return None
     team, user = args.team or "T1", args.user or "UCLI"
     if not services.settings.has_slack_credentials:
         return Caller(team, args.channel, user)
-    from bot.digest.clock import make_runner, post_now
+    from bot.slack.poster import slack_runner
 
-    return Caller(team, args.channel, user, post_now=post_now(services, make_runner(services), team, args.channel))
+    runner = slack_runner(services)
+    return Caller(team, args.channel, user, post_now=partial(runner.deliver_now, team, args.channel))
 
 
 def cmd_console(args: argparse.Namespace) -> int:
     services = _ready_services()
+    render = _render(services, as_json=False)
     print("Type a command as you would after /insights (help, list, 3, 直播销售额 ...); quit or Ctrl-D to leave.")
     while True:
         try:
@@ -112,7 +131,7 @@ def cmd_console(args: argparse.Namespace) -> int:
             return 0
         if line.strip().lower() in {"quit", "exit", "q", "退出"}:
             return 0
-        print(_ask(services, line, args.lang, False))
+        print(_ask(services, line, args.lang, render))
         print()
 
 
@@ -135,7 +154,7 @@ def cmd_socket(args: argparse.Namespace) -> int:
 
 
 def cmd_clock(args: argparse.Namespace) -> int:
-    from bot.digest.clock import run_clock
+    from bot.clock import run_clock
 
     run_clock(_ready_services())
     return 0
@@ -161,20 +180,16 @@ def cmd_digest_preview(args: argparse.Namespace) -> int:
         if channel is None:
             print(f"channel {args.channel} in team {args.team} follows nothing", file=sys.stderr)
             return 1
-        rendered = services.renderer.render(compose(session, channel, now=_at(args.at)).reply, for_slack=args.json)
-    print(
-        json.dumps({"text": rendered.text, "blocks": rendered.blocks}, ensure_ascii=False, indent=2)
-        if args.json
-        else rendered.text
-    )
+        print(_render(services, args.json)(compose(session, channel, now=_at(args.at)).reply))
     return 0
 
 
 def cmd_digest_run(args: argparse.Namespace) -> int:
-    from bot.digest.clock import make_runner, tick
+    from bot.clock import tick
+    from bot.slack.poster import slack_runner
 
     at = _at(args.at)
-    print(tick(make_runner(_ready_services()), at))
+    print(tick(slack_runner(_ready_services()), at))
     return 0
 
 
@@ -185,7 +200,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with services.session_factory() as session:
         topic = None
         if args.topic:
-            from bot.commands.reference import reference
+            from bot.catalog.reference import reference
 
             found = reference(session).find_topic(args.topic)
             if found is None:
@@ -199,7 +214,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Everything a small install needs in one process: Socket Mode with an app token, HTTP otherwise."""
     settings = _ready_services().settings
     if settings.has_slack_credentials:
-        from bot.digest.clock import run_clock
+        from bot.clock import run_clock
 
         run_clock(_ready_services(), blocking=False)  # the digest clock, in this process, beside the app
     if settings.slack_app_token:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.cache import ReplyCache
-from bot.legacy_render import Renderer
+from bot.render import Renderer
 from bot.settings import Settings
 from bot.store import db
 
@@ -24,6 +24,10 @@ class Services:
     session_factory: sessionmaker[Session]
     renderer: Renderer
     reply_cache: ReplyCache
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Services:
+        # Bolt deep-copies a request's context for lazy listeners: the services are shared by design, never copied.
+        return self
 
     def close(self) -> None:
         self.engine.dispose()

@@ -13,8 +13,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot.catalog.loader import load_bundle, read_bundle
+from bot.commands.router import reply_to
+from bot.core.reply import Reply
+from bot.render import Renderer
+from bot.render.text import plain_text
 from bot.services import Services, create_services
 from bot.settings import normalise_database_url
+from bot.slack.blocks import SlackMessage, to_slack
 from bot.store import db
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -101,3 +106,18 @@ def report_services(sqlite_url: str) -> Iterator[Services]:
 def session(mini_services: Services) -> Iterator[Session]:
     with mini_services.session_factory() as session:
         yield session
+
+
+# ---- answering without a chat platform: the router's Reply, its Slack payload (validated), its terminal text ----
+RENDERER = Renderer()
+__all__ = ["reply_to"]
+
+
+def slack_of(reply: Reply) -> SlackMessage:
+    """Block Kit through slack_sdk's models, which refuse anything over Slack's limits."""
+    return to_slack(RENDERER.message(reply))
+
+
+def text_of(reply: Reply) -> str:
+    """What a terminal shows."""
+    return plain_text(RENDERER.message(reply))

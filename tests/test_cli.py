@@ -105,7 +105,7 @@ def test_a_missing_bundle_is_a_clear_error(tmp_path: Path, args) -> None:
 def test_channel_commands_and_digest_preview_from_the_terminal(tmp_path: Path) -> None:
     caller = ("--team", "T1", "--channel", "C9", "--user", "U5")
     assert "Subscribed to compute" in bot(tmp_path, "ask", *caller, "subscribe", "compute").stdout
-    assert "added by U5" in bot(tmp_path, "ask", *caller, "subscriptions").stdout
+    assert "added by @U5" in bot(tmp_path, "ask", *caller, "subscriptions").stdout
     preview = bot(tmp_path, "digest", "preview", "--team", "T1", "--channel", "C9", "--at", "2026-11-30T09:00+08:00")
     assert (
         preview.returncode == 0 and "Digital economy digest" in preview.stdout and "Metric spotlight" in preview.stdout
@@ -118,7 +118,7 @@ def test_channel_commands_and_digest_preview_from_the_terminal(tmp_path: Path) -
     nowhere = bot(tmp_path, "digest", "run")
     assert nowhere.returncode == 2 and "posting digests needs SLACK_BOT_TOKEN" in nowhere.stderr
     # Without Slack credentials a run has nowhere to post: it says so instead of failing obscurely.
-    assert "Posting needs a Slack connection" in bot(tmp_path, "ask", *caller, "digest", "now").stdout
+    assert "Posting needs a chat platform connection" in bot(tmp_path, "ask", *caller, "digest", "now").stdout
 
 
 def test_tracking_from_the_terminal_and_export(tmp_path: Path) -> None:

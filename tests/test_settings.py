@@ -34,7 +34,7 @@ def test_default_database_is_a_sqlite_file_under_var(monkeypatch: pytest.MonkeyP
 def test_clock_shard(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
-    from bot.settings import ConfigurationError
+    from bot.core.errors import ConfigurationError
 
     assert Settings(_env_file=None, clock_shard="1/3").shard == (1, 3)
     assert Settings(_env_file=None).shard is None

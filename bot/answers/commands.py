@@ -8,7 +8,7 @@ from typing import Any
 from bot.catalog.reference import reference
 from bot.core.commands import CommandSpec, Request
 from bot.core.kinds import Kind
-from bot.core.reply import Reply
+from bot.core.reply import Reply, notice
 from bot.search import query as search
 from bot.store import queries
 
@@ -42,6 +42,8 @@ def list_reply(request: Request) -> Reply:
 def show_reply(request: Request) -> Reply:
     session, number = request.session, int(request.arg)
     ref = reference(session)
+    if number not in ref.insights:  # an edition with fewer than ten
+        return notice(request.lang, "no_such_insight", number=number, count=len(ref.insights), example="list")
     metrics = queries.items_of_insight(Kind.METRIC, number, session=session)
     policies = queries.items_of_insight(Kind.POLICY, number, session=session)
     return Reply(

@@ -190,7 +190,7 @@ def load_bundle(session: Session, bundle: Bundle) -> LoadResult:
         merged = len(result.events) - merged
         moved = history.record_status(
             policy_row,
-            status,  # type: ignore[arg-type]
+            status,
             date=policy.date,
             note=None,
             source=source,

@@ -64,8 +64,26 @@ def answer(
     return command.spec.handler(Request(session, command, caller, max(offset, 0), admins, did_you_mean))
 
 
+def reply_to(
+    session: Session,
+    text: str,
+    *,
+    caller: Caller | None = None,
+    lang: Lang | None = None,
+    offset: int = 0,
+    shared_by: str | None = None,
+    admins: Sequence[str] = (),
+) -> Reply:
+    """The Reply to `text`, in `session`, neither rendered nor remembered (what ask() renders)."""
+    try:
+        command = PARSER.parse(text, lang)
+    except UsageError as error:
+        return usage(error)
+    return _addressed(answer(session, command, caller=caller, offset=offset, admins=admins), command, offset, shared_by)
+
+
 def usage(error: UsageError) -> Reply:
-    return notice(error.lang, error.key, example=error.example, **error.args)
+    return notice(error.lang, error.key, example=error.example, **error.details)
 
 
 def ask(

@@ -1,4 +1,4 @@
-"""Rendered answers remembered per process: a small LRU (about 10 kB an entry); bot.commands.router makes the key and uses it."""
+"""Rendered answers remembered per process: a small LRU (about 10 kB an entry); bot.commands.router keys it."""
 
 from __future__ import annotations
 

@@ -12,6 +12,6 @@ class ConfigurationError(Exception):
 class UsageError(Exception):
     """A command that cannot be run as typed: the catalogue key of its explanation and a working example."""
 
-    def __init__(self, key: str, example: str, lang: Lang, **args: object) -> None:
+    def __init__(self, key: str, example: str, lang: Lang, **details: object) -> None:
         super().__init__(key)
-        self.key, self.example, self.lang, self.args = key, example, lang, args
+        self.key, self.example, self.lang, self.details = key, example, lang, details

@@ -66,12 +66,15 @@ class Rich:
 # ---- actions: what a button asks for, typed ---------------------------------------------------------------------
 
 
+AskHow = Literal["share", "more", "open", "reply"]
+
+
 @dataclass(frozen=True)
 class AskAgain:
     """Ask a command again: `share` posts the same answer in the channel, `more` shows the next page, `open` answers
     in place of the original (an insight's button), `reply` answers the clicker alone under a message everyone sees."""
 
-    how: Literal["share", "more", "open", "reply"]
+    how: AskHow
     text: str
     offset: int
     lang: Lang

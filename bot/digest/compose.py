@@ -17,10 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.catalog.reference import reference
-from bot.digest.store import schedule_of, subscriptions_of
 from bot.core.lang import Lang
+from bot.core.poster import Poster
 from bot.core.reply import Reply
-from bot.legacy_render import Rendered, Renderer
+from bot.digest.store import schedule_of, subscriptions_of
+from bot.render import Renderer
 from bot.search.query import parse_query, search
 from bot.store import queries
 from bot.store.models import Channel, DigestHighlight, Event, ItemTopic, Subscription
@@ -68,7 +69,7 @@ class Composer:
         self._followed: dict[Signature, Followed] = {}
         self._changes: dict[tuple[Signature, int], list[Change]] = {}
         self._items: dict[str, dict[str, Any]] = {"metric": {}, "policy": {}}
-        self._rendered: dict[tuple[Any, ...], Rendered] = {}
+        self._rendered: dict[tuple[Any, ...], Any] = {}
 
     def compose(
         self,
@@ -107,8 +108,8 @@ class Composer:
         reply = Reply("digest", lang, context, visibility="in_channel")
         return Digest(reply, self.newest, highlights, empty=not (changes or spotlight or watch or coming_up))
 
-    def render(self, digest: Digest, renderer: Renderer) -> Rendered:
-        """Rendered once per distinct content: many channels get exactly the same digest."""
+    def payload(self, digest: Digest, renderer: Renderer, poster: Poster) -> Any:
+        """The platform's rendering, made once per distinct content: many channels get exactly the same digest."""
         context = digest.reply.context
         key = (
             digest.reply.lang,
@@ -122,7 +123,7 @@ class Composer:
             tuple((item.id, kind) for item, kind, _ in context["coming_up"]),
         )
         if key not in self._rendered:
-            self._rendered[key] = renderer.render(digest.reply)
+            self._rendered[key] = poster.render(renderer.message(digest.reply))
         return self._rendered[key]
 
     def followed(self, signature: Signature) -> Followed:

@@ -12,10 +12,11 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
+from bot.core.errors import ConfigurationError
 from bot.services import Services
-from bot.settings import ConfigurationError
-from bot.slack import actions, commands, errors, events
+from bot.slack import deps, errors, listeners
 from bot.slack.client import installation_store, web_client
+from bot.slack.poster import slack_runner
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,7 @@ class InstallFlow(OAuthFlow):
     services: Services
 
     def build_install_page_html(self, url: str, request: BoltRequest) -> str:
-        template = self.services.renderer.env.get_template("install.html.j2")
-        return template.render(url=url, lang="en")
+        return self.services.renderer.page("install.html.j2", url=url, lang="en")
 
 
 def create_app(services: Services, *, client: WebClient | None = None) -> App:
@@ -91,8 +91,8 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
         raise ConfigurationError(
             "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth)"
         )
+    # `digest now` posts through the digest runner, like the clock.
+    deps.install(app, services, slack_runner(services))
     errors.register(app, services)
-    commands.register(app, services)
-    actions.register(app, services)
-    events.register(app, services)
+    listeners.register(app)
     return app

@@ -5,13 +5,14 @@ listener that names them (`def listener(ack, command, services, render): ...`)."
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import partial
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.core.caller import Caller
 from bot.core.reply import Reply
+from bot.digest.runner import Runner
 from bot.services import Services
 from bot.slack.blocks import SlackMessage, to_slack
 from bot.slack.poster import SlackPoster
@@ -28,12 +29,11 @@ def slack_render(services: Services) -> Render:
     return render
 
 
-def install(app: App, services: Services, runner: Any) -> None:
+def install(app: App, services: Services, runner: Runner) -> None:
     render = slack_render(services)
 
-    def inject(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 - Bolt passes it by this name
+    def inject(context: BoltContext, next: Callable[[], None]) -> None:
         context["services"], context["render"], context["runner"] = services, render, runner
-        context["installations"] = app.installation_store
         next()
 
     app.use(inject)
@@ -45,12 +45,12 @@ def caller_of(context: BoltContext, client: WebClient, channel_id: str | None = 
     team, user = str(context.team_id or ""), str(context.user_id or "")
     channel = channel_id if channel_id is not None else str(context.channel_id or "")
     slack = SlackPoster(lambda _team: client)
-    runner, services = context.get("runner"), context["services"]
+    runner: Runner = context["runner"]
     return Caller(
         team,
         channel,
         user,
         is_admin=lambda: slack.is_admin(team, user),
         can_post=lambda: slack.can_post(team, channel),
-        post_now=runner.post_now(services, team, channel) if runner is not None else None,
+        post_now=partial(runner.deliver_now, team, channel),
     )

@@ -8,9 +8,10 @@ import uuid
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
-from bot.commands.parser import detect_lang
-from bot.legacy_render import Reply
+from bot.core.lang import detect_lang
+from bot.core.reply import Reply
 from bot.services import Services
+from bot.slack.blocks import to_slack
 
 log = logging.getLogger(__name__)
 
@@ -20,21 +21,19 @@ def register(app: App, services: Services) -> None:
         error_id = uuid.uuid4().hex[:8]
         log.error("error %s while handling a Slack request", error_id, exc_info=error)
         body = request.body or {}
-        rendered = services.renderer.render(
-            Reply("error", detect_lang(str(body.get("text", ""))), {"error_id": error_id})
-        )
+        apology = Reply("error", detect_lang(str(body.get("text", ""))), {"error_id": error_id})
+        rendered = to_slack(services.renderer.message(apology))
         if "command" in body:
             # A slash command is still waiting for its HTTP answer: the apology goes there.
-            payload = {"response_type": "ephemeral", "text": rendered.text, "blocks": rendered.blocks}
             return BoltResponse(
                 status=200,
-                body=json.dumps(payload, ensure_ascii=False),
+                body=json.dumps(rendered.payload(), ensure_ascii=False),
                 headers={"content-type": ["application/json;charset=utf-8"]},
             )
         respond = request.context.respond
         if request.context.response_url and respond is not None:
             try:
-                respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False)
+                respond(**rendered.payload(replace_original=False))
             except Exception:  # the apology itself failed (Slack unreachable): the log already has the story
                 log.warning("could not tell the user about error %s", error_id, exc_info=True)
         return None

@@ -1,20 +1,56 @@
-"""The digest runner's way to Slack: post with a metadata marker, look for that marker, tell a person."""
+"""The digest runner's way to Slack: post with a metadata marker, look for that marker, tell a person.
+
+Slack's error codes stop here: each failure becomes a PostError that says whether it is permanent (the channel
+is paused) and how long Slack asked us to wait."""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.digest.deliver import EVENT_TYPE, PostError
+from bot.core.errors import ConfigurationError
+from bot.core.message import Message
+from bot.core.poster import PostError
+from bot.digest.runner import Runner
 from bot.services import Services
+from bot.slack.blocks import SlackMessage, to_slack
 from bot.slack.client import installation_store, web_client
 
 log = logging.getLogger(__name__)
 HISTORY_PAGES = 5  # the marker of a digest posted minutes ago is on the first page; a few more for busy channels
+# What no retry will fix: the bot is out of the channel, the channel is gone, the workspace took the app back.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "account_inactive",
+        "invalid_auth",
+        "token_revoked",
+        "missing_scope",
+        "restricted_action",
+        "team_access_not_granted",
+        "no_permission",
+    }
+)
+
+
+def slack_runner(services: Services) -> Runner:
+    """The digest runner, posting through Slack (the clock, `digest now`, `bot digest run`)."""
+    settings = services.settings
+    if not (settings.slack_bot_token or (settings.slack_client_id and settings.slack_client_secret)):
+        # Without a way to post, every channel would look uninstalled and be paused: refuse instead.
+        raise ConfigurationError("posting digests needs SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET")
+    clock_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    poster = SlackPoster(client_factory(services))
+    return Runner(services.session_factory, services.renderer, poster, clock_id, shard=settings.shard)
 
 
 def client_factory(services: Services) -> Callable[[str], WebClient]:
@@ -30,7 +66,7 @@ def client_factory(services: Services) -> Callable[[str], WebClient]:
         if team_id not in clients:
             bot = store.find_bot(enterprise_id=None, team_id=team_id)
             if bot is None or not bot.bot_token:
-                raise PostError("invalid_auth")  # uninstalled: permanent, so the channel is paused
+                raise PostError("invalid_auth", permanent=True)  # uninstalled: the channel is paused
             clients[team_id] = web_client(services, bot.bot_token)
         return clients[team_id]
 
@@ -41,15 +77,15 @@ class SlackPoster:
     def __init__(self, client_for_team: Callable[[str], WebClient]) -> None:
         self.client_for_team = client_for_team
 
-    def post(
-        self, team_id: str, channel_id: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]
-    ) -> str:
+    def render(self, message: Message) -> SlackMessage:
+        return to_slack(message)
+
+    def post(self, team_id: str, channel_id: str, payload: SlackMessage, metadata: dict[str, Any]) -> str:
         response = self._call(
             team_id,
             "chat_postMessage",
             channel=channel_id,
-            text=text,
-            blocks=blocks,
+            **payload.payload(response_type=None),
             metadata=metadata,
             unfurl_links=False,
             unfurl_media=False,
@@ -70,15 +106,18 @@ class SlackPoster:
             )
             for message in response.get("messages", []):
                 found = message.get("metadata") or {}
-                if found.get("event_type") == EVENT_TYPE and found.get("event_payload") == metadata["event_payload"]:
+                if (found.get("event_type"), found.get("event_payload")) == (
+                    metadata["event_type"],
+                    metadata["event_payload"],
+                ):
                     return str(message["ts"])
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
         return None
 
-    def notify(self, team_id: str, user_id: str, text: str) -> None:
-        self._call(team_id, "chat_postMessage", channel=user_id, text=text)
+    def notify(self, team_id: str, user_id: str, message: Message) -> None:
+        self._call(team_id, "chat_postMessage", channel=user_id, **to_slack(message).payload(response_type=None))
 
     def can_post(self, team_id: str, channel_id: str) -> bool | None:
         """Whether the bot is in the channel (None when Slack does not say, e.g. a DM)."""
@@ -104,9 +143,11 @@ class SlackPoster:
         except SlackApiError as error:
             response = error.response
             retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
-            code = response.get("error") if isinstance(response.data, dict) else None
             if response.status_code == 429:
                 raise PostError("ratelimited", retry_after=float(retry_after or 1)) from error
-            raise PostError(str(code or f"http_{response.status_code}")) from error
+            code = str(
+                (response.get("error") if isinstance(response.data, dict) else None) or f"http_{response.status_code}"
+            )
+            raise PostError(code, permanent=code in PERMANENT_ERRORS) from error
         except (OSError, TimeoutError) as error:  # connection refused, reset, timed out: try again later
             raise PostError(f"connection: {type(error).__name__}") from error

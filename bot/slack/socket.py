@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from bot.core.errors import ConfigurationError
 from bot.services import Services
-from bot.settings import ConfigurationError
 from bot.slack.app import create_app
 
 

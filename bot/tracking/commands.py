@@ -47,7 +47,14 @@ def history_reply(request: Request) -> Reply:
         for point in points:
             delta = change(previous.value, point.value) if previous and previous.unit_zh == point.unit_zh else None
             entries.append(
-                {"at": point.recorded_at, "kind": "value", "point": point, "delta": delta, "source": point.source}
+                {
+                    "at": point.recorded_at,
+                    "kind": "value",
+                    "point": point,
+                    "delta": delta,
+                    "source": point.source,
+                    "by": None,
+                }
             )
             previous = point
     else:
@@ -69,8 +76,6 @@ def history_reply(request: Request) -> Reply:
         entries.append(
             {"at": note.recorded_at, "kind": "note", "note": note, "source": "Slack", "by": note.recorded_by}
         )
-    for entry in entries:
-        entry.setdefault("by", None)
     entries.sort(key=lambda e: e["at"])
     return Reply(
         "history",

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.catalog.schema import PARTIAL_DATE_PATTERN
 from bot.catalog.reference import reference
+from bot.catalog.schema import PARTIAL_DATE_PATTERN
 from bot.search.query import parse_query, search
 from bot.store import queries
 from bot.store.models import Metric, PolicyItem

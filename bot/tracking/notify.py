@@ -7,8 +7,9 @@ import logging
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.digest.deliver import Poster, PostError
-from bot.legacy_render import Renderer, Reply
+from bot.core.poster import Poster, PostError
+from bot.core.reply import Reply
+from bot.render import Renderer
 from bot.store.models import Follow
 from bot.tracking.commands import follower_updates, title_of
 
@@ -24,7 +25,7 @@ def notify_followers(session_factory: sessionmaker[Session], renderer: Renderer,
                 follow.team_id,
                 follow.user_id,
                 events[-1].id,
-                renderer.render(
+                renderer.message(
                     Reply(
                         "follow_update",
                         "en",
@@ -41,7 +42,7 @@ def notify_followers(session_factory: sessionmaker[Session], renderer: Renderer,
     sent = 0
     for follow_id, team_id, user_id, newest, rendered in pending:
         try:
-            poster.notify(team_id, user_id, rendered.text)
+            poster.notify(team_id, user_id, rendered)
         except PostError as error:  # tried again at the next tick; the change is not lost
             log.warning("could not tell %s about a change: %s", user_id, error.error)
             continue

@@ -23,7 +23,11 @@ def test_every_declared_example_runs_its_own_command(spec: CommandSpec) -> None:
 
 def test_an_alias_names_one_command() -> None:
     with pytest.raises(ValueError, match="names both"):
-        Parser([*SPECS, CommandSpec("hello", ("help",), lambda r: Reply("help", "en"), "hello")], default="help", fallback="search")
+        Parser(
+            [*SPECS, CommandSpec("hello", ("help",), lambda r: Reply("help", "en"), "hello")],
+            default="help",
+            fallback="search",
+        )
 
 
 def test_adding_a_command_is_one_declaration_and_one_handler(session: Session) -> None:
@@ -71,7 +75,9 @@ def test_personal_answers_are_never_cached_and_the_rest_are(mini_services: Servi
     caller = Caller("T1", "C1", "U1")
     assert ask(mini_services, "help", render) is ask(mini_services, " help ", render)
     personal = [s for s in SPECS if s.personal]
-    assert {"subscribe", "track", "note", "follow", "following", "subscriptions", "digest"} <= {s.name for s in personal}
+    assert {"subscribe", "track", "note", "follow", "following", "subscriptions", "digest"} <= {
+        s.name for s in personal
+    }
     for spec in personal:
         assert ask(mini_services, spec.example, render, caller=caller) is not ask(
             mini_services, spec.example, render, caller=caller

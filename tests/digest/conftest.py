@@ -5,9 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.commands.ask import ask
-from bot.commands.caller import Caller
+from bot.commands.router import ask
+from bot.core.caller import Caller
 from bot.services import Services
+from tests.conftest import text_of
 from tests.slack.conftest import BOT_TOKEN, make_services
 from tests.slack.fake_slack import FakeSlack
 
@@ -29,4 +30,4 @@ def services(sqlite_url: str, fake_slack: FakeSlack) -> Iterator[Services]:
 
 def say(services: Services, text: str, *, channel: str = "C1", user: str = "U1", team: str = "T1", **caller) -> str:
     """A channel command as `user` types it in `channel`; returns the reply's text."""
-    return ask(services, text, caller=Caller(team, channel, user, **caller), for_slack=False).text
+    return ask(services, text, text_of, caller=Caller(team, channel, user, **caller))

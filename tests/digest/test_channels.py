@@ -1,8 +1,9 @@
 from sqlalchemy import select
 
-from bot.commands.ask import ask
+from bot.commands.router import ask
 from bot.services import Services
 from bot.store.models import AuditEntry, Channel, Subscription
+from tests.conftest import text_of
 from tests.digest.conftest import say
 
 
@@ -15,7 +16,7 @@ def test_subscribe_to_topics_by_slug_or_name_and_to_keywords(services: Services)
     reply = say(services, "subscribe compute, 数字消费, keyword:直播")  # Chinese words: a Chinese reply
     assert "已订阅：compute, consumption, keyword:直播。摘要时间：每周一 09:00（Asia/Shanghai）" in reply
     listing = say(services, "subscriptions")
-    assert "compute Computing power — added by U1" in listing and "keyword “直播”" in listing
+    assert "compute Computing power — added by @U1" in listing and "keyword “直播”" in listing
     assert audit(services) == [
         ("U1", "subscribe", "topic:compute"),
         ("U1", "subscribe", "topic:consumption"),
@@ -69,12 +70,12 @@ def test_restricted_channels_only_admins_may_change(services: Services) -> None:
 
 def test_a_channel_the_bot_cannot_post_to_is_told_how_to_fix_it(services: Services) -> None:
     reply = say(services, "subscribe compute", can_post=lambda: False)
-    assert "Invite me with `/invite @insights`" in reply
+    assert "Invite me with /invite @insights" in reply
     assert "follows nothing" in say(services, "subscriptions")
 
 
 def test_channel_commands_need_a_channel_and_are_per_channel(services: Services) -> None:
-    assert "works in a channel" in ask(services, "subscribe compute", for_slack=False).text
+    assert "works in a channel" in ask(services, "subscribe compute", text_of)
     say(services, "subscribe compute", channel="C1")
     assert "follows nothing" in say(services, "subscriptions", channel="C2")
     assert "follows nothing" in say(services, "subscriptions", team="T2")

@@ -17,7 +17,7 @@ from bot.services import Services
 from bot.store.models import Channel
 from tests.conftest import MINI
 from tests.digest.conftest import say
-from tests.digest.test_deliver import digests_in
+from tests.digest.test_runner import digests_in
 from tests.slack.conftest import BOT_TOKEN, SECRET, make_services
 from tests.slack.fake_slack import FakeSlack
 

@@ -24,7 +24,7 @@ def test_share_posts_the_answer_in_the_channel_and_removes_the_private_copy(app:
     posted, deleted = fake_slack.responses["share1"]
     assert posted["response_type"] == "in_channel" and posted["replace_original"] is False
     assert "9.99万亿元" in posted["text"]
-    assert {"type": "mrkdwn", "text": "分享者 <@U42>"} in posted["blocks"][-1]["elements"]
+    assert {"type": "mrkdwn", "text": "分享者 <@U42>", "verbatim": True} in posted["blocks"][-1]["elements"]
     assert not any(b["type"] == "actions" for b in posted["blocks"])  # no buttons on the shared copy
     assert deleted["delete_original"] is True
 

@@ -8,8 +8,8 @@ from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.socket_mode.request import SocketModeRequest
 from sqlalchemy import func, select, table
 
+from bot.core.errors import ConfigurationError
 from bot.services import Services
-from bot.settings import ConfigurationError
 from bot.slack.app import create_app
 from bot.slack.client import installation_store
 from tests.slack.conftest import dispatch, make_services

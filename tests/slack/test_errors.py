@@ -5,7 +5,7 @@ import time
 import pytest
 from slack_bolt import App
 
-from bot.slack import commands as command_listeners
+from bot.slack.listeners import buttons, insights
 from tests.slack.conftest import SECRET, dispatch
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.requests import block_actions_body, command_body
@@ -19,7 +19,7 @@ def test_a_failing_command_answers_with_an_error_id_and_logs_it(
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(command_listeners, "ask", broken)
+    monkeypatch.setattr(insights, "ask", broken)
     response = dispatch(app, command_body("list", response_url=fake_slack.response_url()), FORM)
     assert response.status == 200
     body = json.loads(response.body)
@@ -31,12 +31,10 @@ def test_a_failing_command_answers_with_an_error_id_and_logs_it(
 def test_a_failing_button_tells_the_user_through_response_url(
     app: App, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.slack import actions
-
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(actions, "ask", broken)
+    monkeypatch.setattr(buttons, "ask", broken)
     body = block_actions_body("more", '{"t": "list", "o": 0, "l": "en"}', response_url=fake_slack.response_url("e"))
     dispatch(app, body, FORM)
     (reply,) = fake_slack.responses["e"]

@@ -22,7 +22,9 @@ def _stale(respond: Respond, render: Render) -> None:
     respond(**render(Reply("stale_button", "en")).payload(replace_original=False))
 
 
-def share(ack: Ack, action: dict[str, Any], context: BoltContext, respond: Respond, services: Services, render: Render) -> None:
+def share(
+    ack: Ack, action: dict[str, Any], context: BoltContext, respond: Respond, services: Services, render: Render
+) -> None:
     """The same answer posted in the channel, saying who shared it; the private copy has served its purpose."""
     ack()
     again, user = ask_again_of(action), str(context.user_id or "")
@@ -54,15 +56,21 @@ def reply_alone(ack: Ack, action: dict[str, Any], respond: Respond, services: Se
     respond(**ask(services, again.text, render, lang=again.lang).payload(replace_original=False))
 
 
-def _channel_command(text: str, ack: Ack, context: BoltContext, client: WebClient, respond: Respond, services: Services, render: Render) -> None:
+def _channel_command(
+    text: str, ack: Ack, context: BoltContext, client: WebClient, respond: Respond, services: Services, render: Render
+) -> None:
     ack()
     reply = ask(services, text, render, caller=caller_of(context, client))
     respond(**reply.payload(response_type="ephemeral", replace_original=False))
 
 
-def manage_subscriptions(ack: Ack, context: BoltContext, client: WebClient, respond: Respond, services: Services, render: Render) -> None:
+def manage_subscriptions(
+    ack: Ack, context: BoltContext, client: WebClient, respond: Respond, services: Services, render: Render
+) -> None:
     _channel_command("subscriptions", ack, context, client, respond, services, render)
 
 
-def unsubscribe_all(ack: Ack, context: BoltContext, client: WebClient, respond: Respond, services: Services, render: Render) -> None:
+def unsubscribe_all(
+    ack: Ack, context: BoltContext, client: WebClient, respond: Respond, services: Services, render: Render
+) -> None:
     _channel_command("unsubscribe all", ack, context, client, respond, services, render)

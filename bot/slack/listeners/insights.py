@@ -25,7 +25,9 @@ def text_of(command: dict[str, Any]) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def answer(ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient, services: Services, render: Render) -> None:
+def answer(
+    ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient, services: Services, render: Render
+) -> None:
     reply = ask(services, text_of(command), render, caller=caller_of(context, client))
     ack(**reply.payload())
 
@@ -43,7 +45,12 @@ def acknowledge_digest_now(ack: Ack, command: dict[str, Any], render: Render) ->
 
 
 def post_digest_now(
-    command: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond, services: Services, render: Render
+    command: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    respond: Respond,
+    services: Services,
+    render: Render,
 ) -> None:
     reply = ask(services, text_of(command), render, caller=caller_of(context, client))
     respond(**reply.payload(replace_original=False))

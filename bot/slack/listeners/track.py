@@ -24,13 +24,19 @@ STATUS, DATE, NOTE = ("status_block", "status"), ("date_block", "date"), ("note_
 
 
 def item_of(session: Any, kind: str, item_id: str) -> PolicyItem | Metric | None:
-    model = {Kind.POLICY: PolicyItem, Kind.METRIC: Metric}.get(Kind(kind)) if kind in Kind else None
+    model = {Kind.POLICY.value: PolicyItem, Kind.METRIC.value: Metric}.get(kind)
     return None if model is None else session.get(model, item_id)
 
 
 def open_form(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond,
-    services: Services, render: Render,
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    respond: Respond,
+    services: Services,
+    render: Render,
 ) -> None:
     ack()
     kind, _, item_id = str(action.get("value", "")).partition(":")
@@ -39,7 +45,19 @@ def open_form(
         if item is None:
             respond(**render(Reply("stale_button", "en")).payload(replace_original=False))
             return
-        view = track_modal(services.renderer, Kind(kind), item, channel_id=str(context.channel_id or ""))
+        titles = (item.title_zh, item.title_en) if isinstance(item, PolicyItem) else (item.label_zh, item.label_en)
+        metadata = {"kind": kind, "item": item.id, "channel": str(context.channel_id or "")}
+        view = track_modal(
+            services.renderer,
+            {
+                "kind": kind,
+                "item": item,
+                "title_zh": titles[0],
+                "title_en": titles[1],
+                "statuses": STATUS_NAMES,
+                "metadata": metadata,
+            },
+        )
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -82,4 +100,6 @@ def submit(
         confirmation = render(done)
     ack()
     if caller.channel_id:
-        client.chat_postEphemeral(channel=caller.channel_id, user=caller.user_id, **confirmation.payload(response_type=None))
+        client.chat_postEphemeral(
+            channel=caller.channel_id, user=caller.user_id, **confirmation.payload(response_type=None)
+        )

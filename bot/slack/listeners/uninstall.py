@@ -6,26 +6,38 @@ import logging
 from typing import Any
 
 from slack_bolt import BoltContext
+from slack_sdk.oauth.installation_store import InstallationStore
 
 from bot.digest.store import pause_team
 from bot.services import Services
+from bot.slack.client import installation_store
 
 log = logging.getLogger(__name__)
+
+
+def installations(services: Services) -> InstallationStore | None:
+    """The installations of an OAuth install (the app's own store); a single-token app keeps none."""
+    return installation_store(services) if services.settings.slack_client_id else None
 
 
 def app_uninstalled(context: BoltContext, services: Services) -> None:
     log.info("app uninstalled from team %s", context.team_id)
     with services.session_factory.begin() as session:
         pause_team(session, str(context.team_id), "app_uninstalled")
-    store = context.get("installations")
+    store = installations(services)
     if store is not None:
         store.delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
 
 
 def tokens_revoked(event: dict[str, Any], context: BoltContext, services: Services) -> None:
-    store = context.get("installations")
+    store = installations(services)
     tokens = event.get("tokens", {})
-    log.info("tokens revoked in team %s: %s user token(s), bot: %s", context.team_id, len(tokens.get("oauth", [])), bool(tokens.get("bot")))
+    log.info(
+        "tokens revoked in team %s: %s user token(s), bot: %s",
+        context.team_id,
+        len(tokens.get("oauth", [])),
+        bool(tokens.get("bot")),
+    )
     if store is None:
         return
     for user_id in tokens.get("oauth", []):

@@ -1,0 +1,357 @@
+"""A Message as Slack Block Kit, built with slack_sdk's models so that slack_sdk checks Slack's limits
+(SlackObjectFormationError) before Slack would refuse the message.
+
+Escaping is decided here, by where the text lands: mrkdwn text gets &, < and > escaped as Slack asks, so nothing
+from data becomes a mention, a channel ping or a link; plain_text (headers, button labels, modal labels) is shown
+by Slack as is and is never escaped. The only mentions and channel links are the ones the Message names, and only
+for ids that look like Slack's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.core.lang import Lang
+from bot.core.message import (
+    Actions,
+    AskAgain,
+    AskHow,
+    Button,
+    ChannelCommand,
+    ChannelRef,
+    Context,
+    Divider,
+    Fields,
+    Header,
+    Inline,
+    Message,
+    Rich,
+    Section,
+    Span,
+    TrackItem,
+    UserRef,
+)
+from bot.render import Renderer
+from bot.render.text import outline
+
+MAX_BLOCKS = 50  # in a message (a Home tab or a modal may have 100: View checks those)
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_CONTEXT_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_BUTTON_TEXT = 75
+MAX_MESSAGE_TEXT = 40000
+# Escaping multiplies a character by at most 5 (& -> &amp;): a line cut into pieces this long stays in a section.
+MAX_PIECE = 500
+
+USER_ID = re.compile(r"^[UWB][A-Z0-9]{1,30}$")
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
+
+
+@dataclass
+class SlackMessage:
+    blocks: list[dict[str, Any]]
+    text: str  # the fallback: notifications, and clients that show no blocks
+    response_type: str
+
+    def payload(self, **overrides: Any) -> dict[str, Any]:
+        """The arguments of ack(), respond() or chat.postMessage; an override of None leaves that key out."""
+        values = {"text": self.text, "blocks": self.blocks, "response_type": self.response_type, **overrides}
+        return {key: value for key, value in values.items() if value is not None}
+
+
+class AskAgainValue(BaseModel):
+    """What an AskAgain button carries (see _button): the command text, the offset and the language. A value that
+    does not fit (an old or tampered button) is refused rather than guessed at."""
+
+    model_config = ConfigDict(extra="forbid")
+    t: str = Field(max_length=1000)
+    o: int = Field(ge=0, le=100_000)
+    l: Lang  # noqa: E741 - kept one letter: it travels in every button value
+
+
+def ask_again_of(action: Mapping[str, Any], how: AskHow = "open") -> AskAgain | None:
+    """The AskAgain a clicked button stands for, or None for a value that is not one of ours."""
+    try:
+        value = AskAgainValue.model_validate_json(str(action.get("value", "")))
+    except ValidationError:
+        return None
+    return AskAgain(how, value.t, value.o, value.l)
+
+
+def to_slack(message: Message) -> SlackMessage:
+    blocks = _blocks(message)
+    if len(blocks) > MAX_BLOCKS:
+        raise SlackObjectFormationError(f"{len(blocks)} blocks: a message has at most {MAX_BLOCKS} (page instead)")
+    return SlackMessage(blocks, fallback_text(message), message.visibility)
+
+
+def fallback_text(message: Message) -> str:
+    """The message's words in mrkdwn, escaped like the blocks."""
+    return _shorten(outline(message, mrkdwn, escape), MAX_MESSAGE_TEXT)
+
+
+def home_view(message: Message) -> dict[str, Any]:
+    """The App Home tab (views.publish)."""
+    view: dict[str, Any] = View(type="home", blocks=_blocks(message)).to_dict()
+    return view
+
+
+def track_modal(renderer: Renderer, context: Mapping[str, Any]) -> dict[str, Any]:
+    """The modal an item's Track button opens (views.open), worded by templates/track_modal.j2: for a policy item a
+    new status, a date and a note; for a figure a note. `context`: kind, item, title_zh, title_en, statuses (key ->
+    (zh, en)), metadata (what the submission needs back: kind, item id, channel)."""
+    form = renderer.form("track_modal", context)
+    words = form.words
+    blocks: list[Block] = [*_models(form.message)]
+    if context["kind"] == "policy":
+        options = [Option(value=key, text=PlainTextObject(text=label)) for key, label in words["status_options"]]
+        blocks.append(
+            InputBlock(
+                block_id="status_block",
+                optional=True,
+                label=PlainTextObject(text=words["status_label"]),
+                element=StaticSelectElement(action_id="status", options=options),
+            )
+        )
+        blocks.append(
+            InputBlock(
+                block_id="date_block",
+                optional=True,
+                label=PlainTextObject(text=words["date_label"]),
+                element=PlainTextInputElement(action_id="date", max_length=10),
+            )
+        )
+    blocks.append(
+        InputBlock(
+            block_id="note_block",
+            optional=context["kind"] == "policy",  # a figure's form is only its note
+            label=PlainTextObject(text=words["note_label"]),
+            element=PlainTextInputElement(action_id="note", multiline=True, max_length=1000),
+        )
+    )
+    view: dict[str, Any] = View(
+        type="modal",
+        callback_id="track_submit",
+        private_metadata=json.dumps(context["metadata"], ensure_ascii=False),
+        title=PlainTextObject(text=words["title"]),
+        submit=PlainTextObject(text=words["submit"]),
+        close=PlainTextObject(text=words["close"]),
+        blocks=blocks,
+    ).to_dict()
+    return view
+
+
+# ---- blocks ------------------------------------------------------------------------------------------------------
+
+
+def _blocks(message: Message) -> list[dict[str, Any]]:
+    return [block.to_dict() for block in _models(message)]
+
+
+def _models(message: Message) -> list[Block]:
+    out: list[Block] = []
+    for block in message.blocks:
+        if isinstance(block, Header):
+            out.append(HeaderBlock(text=_plain_object(block.text, MAX_HEADER_TEXT)))
+        elif isinstance(block, Section):
+            # A long section is several sections, cut between lines: nothing is dropped. The button stays on the first.
+            for i, text in enumerate(_chunks(block.text, MAX_SECTION_TEXT)):
+                accessory = _button(block.button, 0) if block.button and i == 0 else None
+                out.append(SectionBlock(text=_mrkdwn_object(text), accessory=accessory))
+        elif isinstance(block, Fields):
+            out.append(SectionBlock(fields=[_mrkdwn_object(_shorten(mrkdwn(f), MAX_FIELD_TEXT)) for f in block.items]))
+        elif isinstance(block, Context):
+            elements = [_mrkdwn_object(_shorten(mrkdwn(part), MAX_CONTEXT_TEXT)) for part in block.parts]
+            out.append(ContextBlock(elements=elements))
+        elif isinstance(block, Divider):
+            out.append(DividerBlock())
+        elif isinstance(block, Actions):
+            buttons = [_button(button, i) for i, button in enumerate(block.buttons)]
+            out.append(ActionsBlock(block_id=block.id, elements=buttons))
+        else:
+            raise TypeError(f"unknown block {block!r}")
+    return out
+
+
+def _mrkdwn_object(text: str) -> MarkdownTextObject:
+    # verbatim: Slack must not turn words into links or mentions on its own; every link and mention is explicit.
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
+def _plain_object(text: str, limit: int) -> PlainTextObject:
+    # Slack shows plain_text as it is: never escaped, only shortened to fit.
+    return PlainTextObject(text=_shorten(text, limit, plain=True), emoji=True)
+
+
+def _button(button: Button, index: int) -> ButtonElement:
+    """The action_ids and values the listeners in bot.slack.actions know."""
+    action = button.action
+    if isinstance(action, AskAgain):
+        # action_ids are unique within a block: an insight's button is show_insight_<its place in the row>.
+        action_id = {"share": "share", "more": "more", "reply": "digest_more"}.get(action.how)
+        action_id = action_id or f"show_insight_{index + 1}"
+        value = AskAgainValue(t=action.text, o=action.offset, l=action.lang).model_dump_json()
+        # Never shown, but a payload with no raw <, > or & anywhere is one less thing for a reader to check.
+        value = value.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    elif isinstance(action, TrackItem):
+        action_id, value = "track_open", f"{action.kind.value}:{action.item_id}"
+    elif isinstance(action, ChannelCommand):
+        action_id = f"digest_{action.name}"
+        value = "manage" if action.name == "manage" else "all"
+    else:
+        raise TypeError(f"unknown action {action!r}")
+    return ButtonElement(
+        text=_plain_object(button.label, MAX_BUTTON_TEXT),
+        action_id=action_id,
+        value=value,
+        style=button.style,
+    )
+
+
+# ---- mrkdwn ------------------------------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """&, < and > as Slack asks: the only characters that can make a mention, a ping or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn(rich: Rich) -> str:
+    return "\n".join(_line(line) for line in _lines(rich))
+
+
+def _lines(rich: Rich) -> list[list[Inline]]:
+    """The parts of each line: emphasis never runs across a line break in mrkdwn."""
+    lines: list[list[Inline]] = [[]]
+    for part in rich.parts:
+        if not isinstance(part, Span):
+            lines[-1].append(part)
+            continue
+        for i, text in enumerate(part.text.split("\n")):
+            if i:
+                lines.append([])
+            if text:
+                lines[-1].append(Span(text, part.bold, part.italic, part.code))
+    return lines
+
+
+MARKS = (("bold", "*"), ("italic", "_"), ("code", "`"))  # outermost first
+
+
+def _line(parts: list[Inline]) -> str:
+    """One line of mrkdwn. Markers open and close only where emphasis changes, and sit against the words (Slack
+    ignores `* bold *`): spaces at a change go outside the markers."""
+    out: list[str] = []
+    active: list[str] = []  # markers open, outermost first
+    pending = ""  # spaces waiting to learn which side of a marker they go
+    for part in parts:
+        if isinstance(part, Span):
+            wanted = [mark for name, mark in MARKS if getattr(part, name)]
+            text = escape(part.text)
+        else:
+            wanted, text = [], _reference(part)
+        if not text.strip():
+            pending += text
+            continue
+        keep = 0
+        while keep < min(len(active), len(wanted)) and active[keep] == wanted[keep]:
+            keep += 1
+        if keep == len(active) == len(wanted):  # no change: spaces stay where they are
+            out.append(pending + text.rstrip())
+        else:
+            out.extend(reversed(active[keep:]))
+            stripped = text.lstrip()
+            out.append(pending + text[: len(text) - len(stripped)])
+            out.extend(wanted[keep:])
+            out.append(stripped.rstrip())
+        active = wanted
+        pending = text[len(text.rstrip()) :]
+    out.extend(reversed(active))
+    out.append(pending)
+    return "".join(out)
+
+
+def _reference(part: Inline) -> str:
+    if isinstance(part, UserRef):
+        return f"<@{part.user_id}>" if USER_ID.match(part.user_id) else escape(part.user_id)
+    if isinstance(part, ChannelRef):
+        return f"<#{part.channel_id}>" if CHANNEL_ID.match(part.channel_id) else escape(part.channel_id)
+    raise TypeError(f"not a reference: {part!r}")
+
+
+def _chunks(rich: Rich, limit: int) -> list[str]:
+    """mrkdwn in pieces of at most `limit` characters, cut between lines (inside a line only when the line alone is
+    longer, and then never inside an escape or a mention)."""
+    whole = mrkdwn(rich)
+    if len(whole) <= limit:
+        return [whole]
+    chunks: list[str] = []
+    current = ""
+    for line in _lines(rich):
+        for i, piece in enumerate(_pieces(line)):
+            separator = "\n" if i == 0 and current else ""
+            if len(current) + len(separator) + len(piece) > limit:
+                chunks.append(current)
+                current, separator = "", ""
+            current += separator + piece
+    chunks.append(current)
+    return [chunk.strip("\n") for chunk in chunks if chunk.strip()]
+
+
+def _pieces(line: list[Inline]) -> list[str]:
+    """A line as mrkdwn, in pieces of at most MAX_PIECE characters of text each."""
+    pieces: list[list[Inline]] = [[]]
+    size = 0
+    for part in line:
+        if isinstance(part, Span):
+            cuts: list[Inline] = [
+                Span(part.text[i : i + MAX_PIECE], part.bold, part.italic, part.code)
+                for i in range(0, len(part.text), MAX_PIECE)
+            ]
+        else:
+            cuts = [part]
+        for cut in cuts:
+            length = len(cut.text) if isinstance(cut, Span) else 40  # a mention is short
+            if size + length > MAX_PIECE and pieces[-1]:
+                pieces.append([])
+                size = 0
+            pieces[-1].append(cut)
+            size += length
+    return [_line(piece) for piece in pieces]
+
+
+def _shorten(text: str, limit: int, *, plain: bool = False) -> str:
+    """At most `limit` characters, the last an ellipsis; mrkdwn is never cut inside an escape (&amp;) or a mention
+    (<@U1>), plain text anywhere."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    for start, end in () if plain else (("&", ";"), ("<", ">")):
+        at = cut.rfind(start)
+        if at != -1 and end not in cut[at:]:
+            cut = cut[:at]
+    return cut + "…"
