@@ -87,7 +87,7 @@ def subscribe(request: Request) -> Reply:
         session.add(Subscription(channel_pk=channel.id, kind=kind, value=value, added_by=caller.user_id))
         _changed(session, channel, caller, "subscribe", f"{kind}:{value}")
     return notice(
-        lang, "subscribed", targets=targets, schedule=schedule_of(channel).describe(lang), example="digest preview"
+        lang, "subscribed", targets=targets, schedule=schedule_of(channel), example="digest preview"
     )
 
 
@@ -119,15 +119,21 @@ def schedule(request: Request) -> Reply:
     try:
         parsed = parse_schedule(request.arg)
     except ScheduleError as error:
-        return notice(lang, "bad_schedule", error=str(error), example="schedule weekly monday 09:00 Asia/Shanghai")
+        return notice(
+            lang,
+            "bad_schedule",
+            problem=error.problem,
+            zone=error.zone,
+            example="schedule weekly monday 09:00 Asia/Shanghai",
+        )
     channel.schedule_kind = parsed.kind
     if parsed.kind != "off":  # "off" keeps the day and time, so the settings say what "on" meant
         channel.schedule_weekday, channel.schedule_zone = parsed.weekday, parsed.zone
         channel.schedule_at = parsed.at.strftime("%H:%M")
-    _changed(session, channel, caller, "schedule", parsed.describe("en"))
+    _changed(session, channel, caller, "schedule", parsed.spec())
     due = parsed.next_due(dt.datetime.now(dt.UTC))
     when = "" if due is None else due[1].astimezone(parsed.tz).strftime("%Y-%m-%d %H:%M %Z")
-    return notice(lang, "schedule_set", schedule=parsed.describe(lang), next=when)
+    return notice(lang, "schedule_set", schedule=parsed, next=when)
 
 
 def set_lang(request: Request) -> Reply:
@@ -170,7 +176,7 @@ def subscriptions(request: Request) -> Reply:
         if s.kind == "keyword" or s.value in topics
     ]
     return Reply(
-        "subscriptions", lang, {"rows": rows, "schedule": schedule_of(channel).describe(lang), "channel": channel}
+        "subscriptions", lang, {"rows": rows, "schedule": schedule_of(channel), "channel": channel}
     )
 
 

@@ -95,7 +95,7 @@ class Composer:
         context = {
             **self.ref.context(),
             "period": period,
-            "schedule": schedule.describe(lang),
+            "schedule": schedule,
             "changes": changes[:MAX_CHANGES],
             "more_changes": max(len(changes) - MAX_CHANGES, 0),
             "spotlight": spotlight,

@@ -30,8 +30,8 @@ def followed_by_channel(session: Session, team_id: str, channel_ids: Sequence[st
             out.append(
                 {
                     "channel_id": channel.channel_id,
-                    "follows": [s.value if s.kind == "topic" else f"“{s.value}”" for s in subscriptions],
-                    "schedule": schedule_of(channel).describe("en"),
+                    "follows": [(s.kind, s.value) for s in subscriptions],
+                    "schedule": schedule_of(channel),
                     "paused": channel.paused_reason,
                 }
             )

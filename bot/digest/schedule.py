@@ -32,7 +32,11 @@ DEFAULT_ZONE = "Asia/Shanghai"
 
 
 class ScheduleError(ValueError):
-    """A schedule that cannot be understood; the message says what was wrong."""
+    """A schedule that cannot be understood: `problem` names what was wrong (worded by templates/_notices.j2)."""
+
+    def __init__(self, problem: str, zone: str = "") -> None:
+        super().__init__(problem)
+        self.problem, self.zone = problem, zone
 
 
 @dataclass(frozen=True)
@@ -89,39 +93,36 @@ class Schedule:
                 return self.period_key(day), instant
         return None
 
-    def describe(self, lang: Literal["zh", "en"]) -> str:
+    def spec(self) -> str:
+        """The schedule as the `schedule` command writes it (the audit trail); people read templates/_schedule.j2."""
         if self.kind == "off":
-            return "已关闭" if lang == "zh" else "off"
-        time = self.at.strftime("%H:%M")
-        if self.kind == "daily":
-            return f"每天 {time}（{self.zone}）" if lang == "zh" else f"daily at {time} ({self.zone})"
-        if lang == "zh":
-            return f"每周{'一二三四五六日'[self.weekday]} {time}（{self.zone}）"
-        return f"weekly on {WEEKDAYS[self.weekday].capitalize()} at {time} ({self.zone})"
+            return "off"
+        day = f" {WEEKDAYS[self.weekday]}" if self.kind == "weekly" else ""
+        return f"{self.kind}{day} {self.at:%H:%M} {self.zone}"
 
 
 def parse_schedule(text: str) -> Schedule:
     """`weekly DAY HH:MM [zone]`, `daily HH:MM [zone]` or `off`; the zone defaults to Asia/Shanghai."""
     words = text.split()
     if not words:
-        raise ScheduleError("say weekly, daily or off")
+        raise ScheduleError("kind")
     kind, rest = words[0].lower(), words[1:]
     if kind in {"off", "关闭"} and not rest:
         return Schedule(kind="off")
     if kind in {"weekly", "每周"}:
         if not rest or rest[0].lower() not in WEEKDAY_ALIASES:
-            raise ScheduleError("name a day, e.g. weekly monday 09:00")
+            raise ScheduleError("day")
         weekday, rest = WEEKDAY_ALIASES[rest[0].lower()], rest[1:]
     elif kind in {"daily", "每天"}:
         weekday = 0
     else:
-        raise ScheduleError("say weekly, daily or off")
+        raise ScheduleError("kind")
     if not rest or not TIME.match(rest[0]):
-        raise ScheduleError("give a time as HH:MM, e.g. 09:00")
+        raise ScheduleError("time")
     hour, minute = (int(part) for part in rest[0].split(":"))
     zone = rest[1] if len(rest) > 1 else DEFAULT_ZONE
     if len(rest) > 2:
-        raise ScheduleError("too many words: weekly DAY HH:MM [zone]")
+        raise ScheduleError("words")
     return Schedule(
         kind="weekly" if kind in {"weekly", "每周"} else "daily",
         weekday=weekday,
@@ -141,4 +142,4 @@ def valid_zone(name: str) -> str:
     matches = [zone for zone in available_timezones() if zone.lower() == name.lower()]
     if matches:
         return matches[0]
-    raise ScheduleError(f"unknown time zone {name[:60]!r}: use an IANA name such as Asia/Shanghai or Europe/Berlin")
+    raise ScheduleError("zone", zone=name[:60])

@@ -45,12 +45,12 @@ def caller_of(context: BoltContext, client: WebClient, channel_id: str | None = 
     team, user = str(context.team_id or ""), str(context.user_id or "")
     channel = channel_id if channel_id is not None else str(context.channel_id or "")
     slack = SlackPoster(lambda _team: client)
-    runner: Runner = context["runner"]
+    runner: Runner | None = context.get("runner")
     return Caller(
         team,
         channel,
         user,
         is_admin=lambda: slack.is_admin(team, user),
         can_post=lambda: slack.can_post(team, channel),
-        post_now=partial(runner.deliver_now, team, channel),
+        post_now=None if runner is None else partial(runner.deliver_now, team, channel),
     )

@@ -25,6 +25,7 @@ from bot.core.caller import Caller
 from bot.core.lang import Lang
 from bot.core.reply import Reply, notice
 from bot.digest.home import home
+from bot.digest.schedule import Schedule
 from bot.services import Services
 from bot.store.models import Metric, PolicyItem
 from bot.tracking.items import STATUS_NAMES
@@ -143,7 +144,7 @@ def digest_reply(services: Services, lang: str, **overrides: Any) -> Reply:
     context = {
         **base_context(services),
         "period": "2027-W09",
-        "schedule": "weekly, Monday 09:00 Asia/Shanghai",
+        "schedule": Schedule(),
         "changes": changes,
         "more_changes": 3,
         "spotlight": metrics[:3],
@@ -163,8 +164,8 @@ def home_with_channels(services: Services, count: int) -> Reply:
     followed = [
         {
             "channel_id": f"C{i:08d}",
-            "follows": ["compute", "ecommerce", "“直播 <!here>”"],
-            "schedule": "weekly, Monday 09:00 Asia/Shanghai",
+            "follows": [("topic", "compute"), ("topic", "ecommerce"), ("keyword", "直播 <!here>")],
+            "schedule": Schedule(),
             "paused": "not_in_channel" if i % 7 == 0 else None,
         }
         for i in range(count)

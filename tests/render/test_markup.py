@@ -29,6 +29,7 @@ from bot.core.message import (
     UserRef,
 )
 from bot.core.reply import Reply, notice
+from bot.digest.schedule import Schedule
 from bot.render import Renderer, clip, make_environment
 from bot.render.figures import figure
 from bot.render.markup import MarkupError, parse
@@ -232,7 +233,7 @@ def hostile_replies(services: Any, text: str) -> list[Reply]:
         Reply("list", "zh", {**listing, "shared_by": text}),
         Reply("topics", "zh", {"topics": [topic], "request": request, "shared_by": None}),
         notice("en", "no_such_item", text=text, example=text),
-        Reply("subscriptions", "en", {"rows": [subscription], "schedule": text, "channel": channel}),
+        Reply("subscriptions", "en", {"rows": [subscription], "schedule": Schedule(zone=text), "channel": channel}),
         Reply(
             "home",
             "en",
@@ -241,7 +242,14 @@ def hostile_replies(services: Any, text: str) -> list[Reply]:
                 "insights": {},
                 "topic_names": {},
                 "items": [insight],
-                "followed": [{"channel_id": text, "follows": [text], "schedule": text, "paused": text}],
+                "followed": [
+                    {
+                        "channel_id": text,
+                        "follows": [("topic", text), ("keyword", text)],
+                        "schedule": Schedule(zone=text),
+                        "paused": text,
+                    }
+                ],
             },
         ),
         Reply(

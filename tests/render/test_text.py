@@ -32,4 +32,4 @@ def test_a_bilingual_digest_in_the_terminal(mini: Any) -> None:
     new = plain_text(renderer.message(digest_reply(mini, "both")))
     zh, en = new.split("\n\n――――――――\n\n")
     assert zh.startswith("数字经济摘要 · 2027-W09") and "有什么变化" in zh and "Source" not in zh
-    assert en.startswith("What changed") and en.endswith("Schedule: weekly, Monday 09:00 Asia/Shanghai")
+    assert en.startswith("What changed") and en.endswith("Schedule: weekly on Monday at 09:00 (Asia/Shanghai)")

@@ -36,24 +36,27 @@ def share(
     respond(delete_original=True)
 
 
-def open_in_place(ack: Ack, action: dict[str, Any], respond: Respond, services: Services, render: Render) -> None:
-    """'More results' and 'Insight N': the same question (or its next page) answered in place of the original."""
-    ack()
+def _answer_again(
+    action: dict[str, Any], respond: Respond, services: Services, render: Render, *, replace: bool
+) -> None:
     again = ask_again_of(action)
     if again is None:
         _stale(respond, render)
         return
-    respond(**ask(services, again.text, render, lang=again.lang, offset=again.offset).payload(replace_original=True))
+    answer = ask(services, again.text, render, lang=again.lang, offset=again.offset)
+    respond(**answer.payload(replace_original=replace))
+
+
+def open_in_place(ack: Ack, action: dict[str, Any], respond: Respond, services: Services, render: Render) -> None:
+    """'More results' and 'Insight N': the same question (or its next page) answered in place of the original."""
+    ack()
+    _answer_again(action, respond, services, render, replace=True)
 
 
 def reply_alone(ack: Ack, action: dict[str, Any], respond: Respond, services: Services, render: Render) -> None:
     """Under a digest (a message everyone sees): the answer goes to the clicker alone, the digest stays."""
     ack()
-    again = ask_again_of(action)
-    if again is None:
-        _stale(respond, render)
-        return
-    respond(**ask(services, again.text, render, lang=again.lang).payload(replace_original=False))
+    _answer_again(action, respond, services, render, replace=False)
 
 
 def _channel_command(
