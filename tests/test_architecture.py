@@ -30,7 +30,7 @@ def imports() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     graph: dict[str, set[str]] = {}
     external: dict[str, set[str]] = {}
     for path in BOT.rglob("*.py"):
-        if "migrations" in path.parts or path.name in ("__init__.py", "__main__.py") and path.parent == BOT:
+        if "migrations" in path.parts or (path.name in ("__init__.py", "__main__.py") and path.parent == BOT):
             continue
         node = node_of(path)
         graph.setdefault(node, set())

@@ -86,9 +86,7 @@ def subscribe(request: Request) -> Reply:
     for kind, value in added:
         session.add(Subscription(channel_pk=channel.id, kind=kind, value=value, added_by=caller.user_id))
         _changed(session, channel, caller, "subscribe", f"{kind}:{value}")
-    return notice(
-        lang, "subscribed", targets=targets, schedule=schedule_of(channel), example="digest preview"
-    )
+    return notice(lang, "subscribed", targets=targets, schedule=schedule_of(channel), example="digest preview")
 
 
 def unsubscribe(request: Request) -> Reply:
@@ -175,9 +173,7 @@ def subscriptions(request: Request) -> Reply:
         for s in subscriptions_of(session, channel)
         if s.kind == "keyword" or s.value in topics
     ]
-    return Reply(
-        "subscriptions", lang, {"rows": rows, "schedule": schedule_of(channel), "channel": channel}
-    )
+    return Reply("subscriptions", lang, {"rows": rows, "schedule": schedule_of(channel), "channel": channel})
 
 
 def digest(request: Request) -> Reply:
