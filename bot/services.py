@@ -25,10 +25,6 @@ class Services:
     renderer: Renderer
     reply_cache: ReplyCache
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Services:
-        # Bolt deep-copies a request's context for lazy listeners: the services are shared by design, never copied.
-        return self
-
     def close(self) -> None:
         self.engine.dispose()
 

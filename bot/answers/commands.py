@@ -109,10 +109,6 @@ def _search(request: Request, kinds: tuple[str, ...]) -> Reply:
 def _results(request: Request, groups: list[Group], total: int, **extra: Any) -> Reply:
     session, offset = request.session, request.offset
     shown = sum(len(group.items) for group in groups)
-    topics = {}
-    for group in groups:
-        if group.kind != Kind.INSIGHT:
-            topics.update(queries.topics_of(group.kind, [i.id for i in group.items], session=session))
     context = {
         **reference(session).context(),
         "command": request.command.name,
@@ -122,7 +118,6 @@ def _results(request: Request, groups: list[Group], total: int, **extra: Any) ->
         "offset": offset,
         "shown": shown,
         "remaining": max(total - offset - shown, 0),
-        "item_topics": topics,
         "truncated": request.command.truncated,
         "topic": None,
         "mode": "all",

@@ -96,10 +96,6 @@ class Runner:
     # the CPU) instead of racing for it; claims still make any overlap harmless.
     shard: tuple[int, int] | None = None
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Runner:
-        # Shared by design (its pacer holds every workspace's pace): Bolt's copies of a request's context keep it.
-        return self
-
     def run_due(self, now: dt.datetime) -> RunReport:
         """One tick: every channel whose latest scheduled period has no posted digest gets one (at most once).
 

@@ -27,8 +27,9 @@ template bug and raises MarkupError.
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any, Literal, cast
 
 from bot.core.kinds import Kind
@@ -93,9 +94,16 @@ class _Open:
     buttons: list[Button] = field(default_factory=list)
 
 
-class _Parser(HTMLParser):
+# The markup is written by our templates alone (every value in it is escaped), so one regular expression reads it:
+# a tag with its attributes, or anything else that starts with "<" (a comment, a stray "<"), which is a bug.
+TOKEN = re.compile(r'<(/?)([a-z]+)((?:\s+[a-z]+="[^"<>]*")*)\s*(/?)>|<')
+ATTRIBUTE = re.compile(r'([a-z]+)="([^"]*)"')
+
+
+class _Parser:
+    """Reads markup tag by tag (much faster than html.parser, which the answer path would pay for on every reply)."""
+
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.blocks: list[Block] = []
         self.stack: list[_Open] = []
 
@@ -187,23 +195,34 @@ class _Parser(HTMLParser):
         else:
             node.parts.append(Span(data))
 
-    def handle_comment(self, data: str) -> None:
-        raise MarkupError("an HTML comment in a template: use {# ... #}")
-
-    def handle_decl(self, decl: str) -> None:
-        raise MarkupError(f"<!{decl}> in a template")
-
-    def handle_pi(self, data: str) -> None:
-        raise MarkupError(f"<?{data}> in a template")
-
-    def unknown_decl(self, data: str) -> None:
-        raise MarkupError(f"<![{data}]> in a template")
+    def feed(self, markup: str) -> None:
+        at = 0
+        for token in TOKEN.finditer(markup):
+            if token.start() > at:
+                self.handle_data(html.unescape(markup[at : token.start()]))
+            at = token.end()
+            closing, tag, attributes, empty = token.groups()
+            if tag is None:
+                rest = markup[token.start() : token.start() + 20]
+                if rest.startswith("<!--"):
+                    raise MarkupError("an HTML comment in a template: use {# ... #}")
+                raise MarkupError(f"not a tag: {rest!r}")
+            attrs: list[tuple[str, str | None]] = [
+                (name, html.unescape(value)) for name, value in ATTRIBUTE.findall(attributes)
+            ]
+            if closing:
+                self.handle_endtag(tag)
+            elif empty:
+                self.handle_startendtag(tag, attrs)
+            else:
+                self.handle_starttag(tag, attrs)
+        if at < len(markup):
+            self.handle_data(html.unescape(markup[at:]))
 
 
 def parse(markup: str) -> list[Block]:
     parser = _Parser()
     parser.feed(markup)
-    parser.close()
     if parser.stack:
         raise MarkupError(f"<{parser.stack[-1].tag}> is never closed")
     return parser.blocks
@@ -252,6 +271,7 @@ def _line(text: list[str]) -> str:
 
 
 ASK = {"share", "more", "open", "reply"}
+KINDS = frozenset(kind.value for kind in Kind)  # iterating an Enum is slow: once, not per button
 CHANNEL_COMMANDS = {"manage", "unsubscribe"}
 
 
@@ -272,7 +292,7 @@ def _button(attrs: dict[str, str], label: str) -> Button:
         action = AskAgain(cast(Any, how), attrs["t"], int(attrs["o"]), cast(Any, lang))
     elif "track" in attrs:
         kind, _, item_id = attrs["track"].partition(":")
-        if kind not in {k.value for k in Kind} or not item_id:
+        if kind not in KINDS or not item_id:
             raise MarkupError(f"<button track=...> is KIND:ID, not {attrs['track']!r}")
         action = TrackItem(Kind(kind), item_id)
     else:

@@ -14,8 +14,9 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 from bot.core.errors import ConfigurationError
 from bot.services import Services
-from bot.slack import deps, errors, listeners
+from bot.slack import errors, listeners
 from bot.slack.client import installation_store, web_client
+from bot.slack.deps import make_deps
 from bot.slack.poster import slack_runner
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,6 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
             "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth)"
         )
     # `digest now` posts through the digest runner, like the clock.
-    deps.install(app, services, slack_runner(services))
     errors.register(app, services)
-    listeners.register(app)
+    listeners.register(app, make_deps(services, slack_runner(services)))
     return app

@@ -9,6 +9,7 @@ for ids that look like Slack's.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -54,6 +55,7 @@ from bot.core.message import (
     TrackItem,
     UserRef,
 )
+from bot.core.message import Block as MessageBlock
 from bot.render import Renderer
 from bot.render.text import outline
 
@@ -126,7 +128,7 @@ def track_modal(renderer: Renderer, context: Mapping[str, Any]) -> dict[str, Any
     (zh, en)), metadata (what the submission needs back: kind, item id, channel)."""
     form = renderer.form("track_modal", context)
     words = form.words
-    blocks: list[Block] = [*_models(form.message)]
+    blocks: list[Block] = [model for block in form.message.blocks for model in _models(block)]
     if context["kind"] == "policy":
         options = [Option(value=key, text=PlainTextObject(text=label)) for key, label in words["status_options"]]
         blocks.append(
@@ -169,32 +171,36 @@ def track_modal(renderer: Renderer, context: Mapping[str, Any]) -> dict[str, Any
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:
-    return [block.to_dict() for block in _models(message)]
+    return [as_dict for block in message.blocks for as_dict in _block_dicts(block)]
 
 
-def _models(message: Message) -> list[Block]:
-    out: list[Block] = []
-    for block in message.blocks:
-        if isinstance(block, Header):
-            out.append(HeaderBlock(text=_plain_object(block.text, MAX_HEADER_TEXT)))
-        elif isinstance(block, Section):
-            # A long section is several sections, cut between lines: nothing is dropped. The button stays on the first.
-            for i, text in enumerate(_chunks(block.text, MAX_SECTION_TEXT)):
-                accessory = _button(block.button, 0) if block.button and i == 0 else None
-                out.append(SectionBlock(text=_mrkdwn_object(text), accessory=accessory))
-        elif isinstance(block, Fields):
-            out.append(SectionBlock(fields=[_mrkdwn_object(_shorten(mrkdwn(f), MAX_FIELD_TEXT)) for f in block.items]))
-        elif isinstance(block, Context):
-            elements = [_mrkdwn_object(_shorten(mrkdwn(part), MAX_CONTEXT_TEXT)) for part in block.parts]
-            out.append(ContextBlock(elements=elements))
-        elif isinstance(block, Divider):
-            out.append(DividerBlock())
-        elif isinstance(block, Actions):
-            buttons = [_button(button, i) for i, button in enumerate(block.buttons)]
-            out.append(ActionsBlock(block_id=block.id, elements=buttons))
-        else:
-            raise TypeError(f"unknown block {block!r}")
-    return out
+@functools.lru_cache(maxsize=8192)
+def _block_dicts(block: MessageBlock) -> tuple[dict[str, Any], ...]:
+    """One block of the document as Block Kit, checked by slack_sdk's models. Remembered, because the same item
+    appears in answer after answer and digest after digest: the dicts are shared, and nothing may change them."""
+    return tuple(model.to_dict() for model in _models(block))
+
+
+def _models(block: MessageBlock) -> list[Block]:
+    if isinstance(block, Header):
+        return [HeaderBlock(text=_plain_object(block.text, MAX_HEADER_TEXT))]
+    if isinstance(block, Section):
+        # A long section is several sections, cut between lines: nothing is dropped. The button stays on the first.
+        return [
+            SectionBlock(
+                text=_mrkdwn_object(text), accessory=_button(block.button, 0) if block.button and i == 0 else None
+            )
+            for i, text in enumerate(_chunks(block.text, MAX_SECTION_TEXT))
+        ]
+    if isinstance(block, Fields):
+        return [SectionBlock(fields=[_mrkdwn_object(_shorten(mrkdwn(f), MAX_FIELD_TEXT)) for f in block.items])]
+    if isinstance(block, Context):
+        return [ContextBlock(elements=[_mrkdwn_object(_shorten(mrkdwn(p), MAX_CONTEXT_TEXT)) for p in block.parts])]
+    if isinstance(block, Divider):
+        return [DividerBlock()]
+    if isinstance(block, Actions):
+        return [ActionsBlock(block_id=block.id, elements=[_button(b, i) for i, b in enumerate(block.buttons)])]
+    raise TypeError(f"unknown block {block!r}")
 
 
 def _mrkdwn_object(text: str) -> MarkdownTextObject:
@@ -240,7 +246,9 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+@functools.lru_cache(maxsize=4096)
 def mrkdwn(rich: Rich) -> str:
+    """Remembered: the blocks and the fallback text need the same sections, and digests repeat items."""
     return "\n".join(_line(line) for line in _lines(rich))
 
 
@@ -265,6 +273,8 @@ MARKS = (("bold", "*"), ("italic", "_"), ("code", "`"))  # outermost first
 def _line(parts: list[Inline]) -> str:
     """One line of mrkdwn. Markers open and close only where emphasis changes, and sit against the words (Slack
     ignores `* bold *`): spaces at a change go outside the markers."""
+    if all(type(part) is Span and not (part.bold or part.italic or part.code) for part in parts):
+        return escape("".join(part.text for part in parts))  # type: ignore[union-attr]  # plain text, the usual line
     out: list[str] = []
     active: list[str] = []  # markers open, outermost first
     pending = ""  # spaces waiting to learn which side of a marker they go

@@ -1,13 +1,14 @@
-"""What listeners need beyond Slack's payload, made part of their signature: a global middleware puts the bot's
-services, its Slack renderer and the digest runner into Bolt's context, and Bolt passes context entries to any
-listener that names them (`def listener(ack, command, services, render): ...`)."""
+"""What listeners need beyond Slack's payload, made part of their signature: each listener takes `deps`, bound
+when it is registered (bot.slack.listeners.register), next to the arguments Bolt passes by name. (A middleware
+putting them in Bolt's context would cost every request a pass through Bolt's middleware chain.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
-from slack_bolt import App, BoltContext
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot.core.caller import Caller
@@ -20,32 +21,29 @@ from bot.slack.poster import SlackPoster
 Render = Callable[[Reply], SlackMessage]
 
 
-def slack_render(services: Services) -> Render:
-    """Reply -> the message document -> Block Kit. One function per app: it is part of the answer cache's key."""
+@dataclass(frozen=True)
+class Deps:
+    services: Services
+    # Reply -> the message document -> Block Kit. One function per app: it is part of the answer cache's key.
+    render: Render
+    # Posts `digest now` like the clock would; None where nothing can post.
+    runner: Runner | None = None
 
+
+def make_deps(services: Services, runner: Runner | None = None) -> Deps:
     def render(reply: Reply) -> SlackMessage:
         return to_slack(services.renderer.message(reply))
 
-    return render
+    return Deps(services, render, runner)
 
 
-def install(app: App, services: Services, runner: Runner) -> None:
-    render = slack_render(services)
-
-    def inject(context: BoltContext, next: Callable[[], None]) -> None:
-        context["services"], context["render"], context["runner"] = services, render, runner
-        next()
-
-    app.use(inject)
-
-
-def caller_of(context: BoltContext, client: WebClient, channel_id: str | None = None) -> Caller:
+def caller_of(context: BoltContext, client: WebClient, deps: Deps, channel_id: str | None = None) -> Caller:
     """The person and channel of a request, from Bolt's context; admin rights and channel membership are asked of
     Slack only if a command needs them."""
     team, user = str(context.team_id or ""), str(context.user_id or "")
     channel = channel_id if channel_id is not None else str(context.channel_id or "")
     slack = SlackPoster(lambda _team: client)
-    runner: Runner | None = context.get("runner")
+    runner = deps.runner
     return Caller(
         team,
         channel,

@@ -57,18 +57,6 @@ def items_by_topic(
     return list(rows), total
 
 
-def topics_of(kind: str, ids: Sequence[str], *, session: Session) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    rows = session.execute(
-        select(ItemTopic.item_id, ItemTopic.topic)
-        .where(ItemTopic.kind == kind, ItemTopic.item_id.in_(list(ids)))
-        .order_by(ItemTopic.item_id, ItemTopic.position)
-    )
-    for item_id, topic in rows:
-        out.setdefault(item_id, []).append(topic)
-    return out
-
-
 def suggest_titles(fragment: str, *, session: Session, limit: int = 5) -> list[str]:
     """Metric labels and policy titles sharing a character with `fragment`, for a query that found nothing."""
     chars = list(dict.fromkeys(CJK_CHAR.findall(fragment)))[:5]

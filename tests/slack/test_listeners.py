@@ -8,7 +8,7 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot.services import Services
-from bot.slack.deps import slack_render
+from bot.slack.deps import make_deps
 from bot.slack.listeners import buttons, insights
 
 
@@ -25,7 +25,7 @@ class Recorder:
 def test_the_command_listener_answers_in_its_acknowledgement(mini_services: Services) -> None:
     ack = Recorder()
     context = BoltContext({"team_id": "T1", "user_id": "U1", "channel_id": "C1"})
-    insights.answer(ack, {"text": "直播销售额"}, context, WebClient(), mini_services, slack_render(mini_services))
+    insights.answer(ack, {"text": "直播销售额"}, context, WebClient(), make_deps(mini_services))
     (answer,) = ack.calls
     assert answer["response_type"] == "ephemeral" and "9.99万亿元" in answer["text"]
     assert answer["blocks"][-1]["block_id"] == "reply_actions"
@@ -33,6 +33,6 @@ def test_the_command_listener_answers_in_its_acknowledgement(mini_services: Serv
 
 def test_a_button_whose_value_is_not_ours_is_answered_plainly(mini_services: Services) -> None:
     respond = Recorder()
-    buttons.open_in_place(Recorder(), {"value": "{}"}, respond, mini_services, slack_render(mini_services))
+    buttons.open_in_place(Recorder(), {"value": "{}"}, respond, make_deps(mini_services))
     (reply,) = respond.calls
     assert "no longer works" in reply["text"] and reply["replace_original"] is False

@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.digest.home import home
-from bot.services import Services
 from bot.slack.blocks import home_view
+from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,10 @@ def channels_of(client: WebClient, user_id: str, pages: int = 5) -> list[str]:
     return found
 
 
-def publish(event: dict[str, Any], context: BoltContext, client: WebClient, services: Services) -> None:
+def publish(event: dict[str, Any], context: BoltContext, client: WebClient, deps: Deps) -> None:
     if event.get("tab", "home") != "home":
         return
     channel_ids = channels_of(client, event["user"])
-    with services.session_factory() as session:
-        message = services.renderer.message(home(session, str(context.team_id or ""), channel_ids))
+    with deps.services.session_factory() as session:
+        message = deps.services.renderer.message(home(session, str(context.team_id or ""), channel_ids))
     client.views_publish(user_id=event["user"], view=home_view(message))

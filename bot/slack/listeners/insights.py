@@ -13,8 +13,7 @@ from slack_sdk import WebClient
 from bot.commands.router import PARSER, ask
 from bot.core.errors import UsageError
 from bot.core.reply import notice
-from bot.services import Services
-from bot.slack.deps import Render, caller_of
+from bot.slack.deps import Deps, caller_of
 
 COMMAND = "/insights"
 
@@ -25,10 +24,8 @@ def text_of(command: dict[str, Any]) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def answer(
-    ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient, services: Services, render: Render
-) -> None:
-    reply = ask(services, text_of(command), render, caller=caller_of(context, client))
+def answer(ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient, deps: Deps) -> None:
+    reply = ask(deps.services, text_of(command), deps.render, caller=caller_of(context, client, deps))
     ack(**reply.payload())
 
 
@@ -40,8 +37,8 @@ def is_digest_now(command: dict[str, Any]) -> bool:
     return parsed.name == "digest" and parsed.arg == "now"
 
 
-def acknowledge_digest_now(ack: Ack, command: dict[str, Any], render: Render) -> None:
-    ack(**render(notice(PARSER.parse(text_of(command)).lang, "posting_digest")).payload())
+def acknowledge_digest_now(ack: Ack, command: dict[str, Any], deps: Deps) -> None:
+    ack(**deps.render(notice(PARSER.parse(text_of(command)).lang, "posting_digest")).payload())
 
 
 def post_digest_now(
@@ -49,8 +46,7 @@ def post_digest_now(
     context: BoltContext,
     client: WebClient,
     respond: Respond,
-    services: Services,
-    render: Render,
+    deps: Deps,
 ) -> None:
-    reply = ask(services, text_of(command), render, caller=caller_of(context, client))
+    reply = ask(deps.services, text_of(command), deps.render, caller=caller_of(context, client, deps))
     respond(**reply.payload(replace_original=False))

@@ -12,9 +12,8 @@ from slack_sdk import WebClient
 from bot.commands.router import refusal
 from bot.core.kinds import Kind
 from bot.core.reply import Reply, notice
-from bot.services import Services
 from bot.slack.blocks import track_modal
-from bot.slack.deps import Render, caller_of
+from bot.slack.deps import Deps, caller_of
 from bot.store.models import Metric, PolicyItem
 from bot.tracking.commands import MAX_NOTE, add_note, track
 from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, parse_status
@@ -35,20 +34,19 @@ def open_form(
     context: BoltContext,
     client: WebClient,
     respond: Respond,
-    services: Services,
-    render: Render,
+    deps: Deps,
 ) -> None:
     ack()
     kind, _, item_id = str(action.get("value", "")).partition(":")
-    with services.session_factory() as session:
+    with deps.services.session_factory() as session:
         item = item_of(session, kind, item_id)
         if item is None:
-            respond(**render(Reply("stale_button", "en")).payload(replace_original=False))
+            respond(**deps.render(Reply("stale_button", "en")).payload(replace_original=False))
             return
         titles = (item.title_zh, item.title_en) if isinstance(item, PolicyItem) else (item.label_zh, item.label_en)
         metadata = {"kind": kind, "item": item.id, "channel": str(context.channel_id or "")}
         view = track_modal(
-            services.renderer,
+            deps.services.renderer,
             {
                 "kind": kind,
                 "item": item,
@@ -65,31 +63,29 @@ def _value(view: dict[str, Any], block: tuple[str, str]) -> dict[str, Any]:
     return (view.get("state", {}).get("values", {}).get(block[0], {}).get(block[1])) or {}
 
 
-def submit(
-    ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient, services: Services, render: Render
-) -> None:
+def submit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient, deps: Deps) -> None:
     selected = _value(view, STATUS).get("selected_option") or {}
     status = parse_status(str(selected.get("value", ""))) if selected else None
     remark = (_value(view, NOTE).get("value") or "").strip()[:MAX_NOTE] or None
     date = (_value(view, DATE).get("value") or "").strip() or None
     if date is not None and not PARTIAL_DATE.match(date):
-        ack(response_action="errors", errors={DATE[0]: services.renderer.words("en", "date_format")})
+        ack(response_action="errors", errors={DATE[0]: deps.services.renderer.words("en", "date_format")})
         return
     try:
         metadata = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
         metadata = {}
     kind = str(metadata.get("kind", Kind.POLICY))
-    caller = caller_of(context, client, channel_id=str(metadata.get("channel", "")))
+    caller = caller_of(context, client, deps, channel_id=str(metadata.get("channel", "")))
     field = STATUS[0] if kind == Kind.POLICY else NOTE[0]
-    with services.session_factory.begin() as session:
+    with deps.services.session_factory.begin() as session:
         item = item_of(session, kind, str(metadata.get("item", "")))
         if item is None or (status is None and remark is None):
-            ack(response_action="errors", errors={field: services.renderer.words("en", "status_or_note")})
+            ack(response_action="errors", errors={field: deps.services.renderer.words("en", "status_or_note")})
             return
-        refused = refusal(session, "editor", caller, services.settings.bot_admins)
+        refused = refusal(session, "editor", caller, deps.services.settings.bot_admins)
         if refused is not None:
-            ack(response_action="errors", errors={field: services.renderer.words("en", refused)})
+            ack(response_action="errors", errors={field: deps.services.renderer.words("en", refused)})
             return
         if status is not None and isinstance(item, PolicyItem):
             moved = track(session, item, status, remark, caller, date=date)
@@ -97,7 +93,7 @@ def submit(
         else:
             add_note(session, Found(Kind(kind), item), remark or "", caller)
             done = notice("en", "note_saved")
-        confirmation = render(done)
+        confirmation = deps.render(done)
     ack()
     if caller.channel_id:
         client.chat_postEphemeral(

@@ -11,6 +11,7 @@ from slack_sdk.oauth.installation_store import InstallationStore
 from bot.digest.store import pause_team
 from bot.services import Services
 from bot.slack.client import installation_store
+from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +21,17 @@ def installations(services: Services) -> InstallationStore | None:
     return installation_store(services) if services.settings.slack_client_id else None
 
 
-def app_uninstalled(context: BoltContext, services: Services) -> None:
+def app_uninstalled(context: BoltContext, deps: Deps) -> None:
     log.info("app uninstalled from team %s", context.team_id)
-    with services.session_factory.begin() as session:
+    with deps.services.session_factory.begin() as session:
         pause_team(session, str(context.team_id), "app_uninstalled")
-    store = installations(services)
+    store = installations(deps.services)
     if store is not None:
         store.delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
 
 
-def tokens_revoked(event: dict[str, Any], context: BoltContext, services: Services) -> None:
-    store = installations(services)
+def tokens_revoked(event: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+    store = installations(deps.services)
     tokens = event.get("tokens", {})
     log.info(
         "tokens revoked in team %s: %s user token(s), bot: %s",
@@ -44,5 +45,5 @@ def tokens_revoked(event: dict[str, Any], context: BoltContext, services: Servic
         store.delete_installation(enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id)
     if tokens.get("bot"):
         store.delete_bot(enterprise_id=context.enterprise_id, team_id=context.team_id)
-        with services.session_factory.begin() as session:
+        with deps.services.session_factory.begin() as session:
             pause_team(session, str(context.team_id), "tokens_revoked")
