@@ -75,10 +75,9 @@ def reply_to(
     admins: Sequence[str] = (),
 ) -> Reply:
     """The Reply to `text`, in `session`, neither rendered nor remembered (what ask() renders)."""
-    try:
-        command = PARSER.parse(text, lang)
-    except UsageError as error:
-        return usage(error)
+    command = parse(text, lang)
+    if isinstance(command, Reply):
+        return command
     return _addressed(answer(session, command, caller=caller, offset=offset, admins=admins), command, offset, shared_by)
 
 
@@ -86,9 +85,17 @@ def usage(error: UsageError) -> Reply:
     return notice(error.lang, error.key, example=error.example, **error.details)
 
 
+def parse(text: str, lang: Lang | None = None) -> Command | Reply:
+    """The command `text` asks for, or the reply that says why it cannot be run as typed."""
+    try:
+        return PARSER.parse(text, lang)
+    except UsageError as error:
+        return usage(error)
+
+
 def ask(
     services: Services,
-    text: str,
+    text: str | Command | Reply,
     render: Callable[[Reply], T],
     *,
     caller: Caller | None = None,
@@ -96,12 +103,12 @@ def ask(
     offset: int = 0,
     shared_by: str | None = None,
 ) -> T:
-    """`render` turns the Reply into what the platform sends; pass the same function each time (it is part of the
-    cache key). `shared_by` (a validated user id) renders the copy that "Share in channel" posts for everyone."""
-    try:
-        command = PARSER.parse(text, lang)
-    except UsageError as error:
-        return render(usage(error))
+    """`text` may be parsed already, by parse() (an edge that had to look at it first). `render` turns the Reply
+    into what the platform sends; pass the same function each time (it is part of the cache key). `shared_by` (a
+    validated user id) renders the copy that "Share in channel" posts for everyone."""
+    command = parse(text, lang) if isinstance(text, str) else text
+    if isinstance(command, Reply):
+        return render(command)
     admins = services.settings.bot_admins
     if command.spec.personal:
         with services.session_factory.begin() as session:

@@ -35,6 +35,9 @@ class CommandSpec:
     writes: bool = False
     # Text that is nothing but a valid argument runs this command ("3" is "show 3").
     bare: bool = False
+    # For an argument whose work can outlast a platform's acknowledgement (posting, which may wait out a rate
+    # limit): the catalogue key of what to say at once; the edge answers after acknowledging. None: answered at once.
+    deferred: Callable[[str], str | None] | None = None
 
     @property
     def personal(self) -> bool:
@@ -55,6 +58,11 @@ class Command:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def acknowledgement(self) -> str | None:
+        """What to say at once when the work comes after the acknowledgement (see CommandSpec.deferred)."""
+        return self.spec.deferred(self.arg) if self.spec.deferred is not None else None
 
 
 @dataclass

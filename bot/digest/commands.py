@@ -261,5 +261,6 @@ COMMANDS = (
         invalid="digest_how",
         access="caller",
         writes=True,
+        deferred=lambda arg: "posting_digest" if arg == "now" else None,
     ),
 )

@@ -213,23 +213,28 @@ def follow_reply(request: Request) -> Reply:
     if isinstance(found, Reply):
         return found
     session, caller = request.session, request.need_caller()
-    existing = _follow(session, caller, found)
-    if request.command.name == "follow":
-        if existing is None:
-            newest = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0
-            session.add(
-                Follow(
-                    team_id=caller.team_id,
-                    user_id=caller.user_id,
-                    kind=found.kind,
-                    item_id=found.item.id,
-                    last_event_id=newest,
-                )
+    if _follow(session, caller, found) is None:
+        newest = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0
+        session.add(
+            Follow(
+                team_id=caller.team_id,
+                user_id=caller.user_id,
+                kind=found.kind,
+                item_id=found.item.id,
+                last_event_id=newest,
             )
-        return notice(request.lang, "following", found=found)
+        )
+    return notice(request.lang, "following", found=found)
+
+
+def unfollow_reply(request: Request) -> Reply:
+    found = _found(request, request.arg)
+    if isinstance(found, Reply):
+        return found
+    existing = _follow(request.session, request.need_caller(), found)
     if existing is None:
         return notice(request.lang, "not_following", found=found)
-    session.delete(existing)
+    request.session.delete(existing)
     return notice(request.lang, "unfollowed", found=found)
 
 
@@ -311,7 +316,7 @@ COMMANDS = (
     CommandSpec(
         "unfollow",
         ("取消关注",),
-        follow_reply,
+        unfollow_reply,
         "unfollow national-data-administration",
         takes="words",
         access="caller",

@@ -18,10 +18,10 @@ def register(app: App, deps: Deps) -> None:
         # Bolt passes what a listener names (ack, command, context...); `deps` is bound here.
         return partial(listener, deps=deps)
 
-    # Bolt runs the first listener that matches: `digest now` (a lazy listener, which costs a thread) only for that
-    # command; everything else is answered in the acknowledgement itself.
-    app.command(insights.COMMAND, matchers=[insights.is_digest_now])(
-        ack=bound(insights.acknowledge_digest_now), lazy=[bound(insights.post_digest_now)]
+    # Bolt runs the first listener that matches: a lazy listener (which costs a thread) only for the commands that
+    # declare their work may outlast the acknowledgement; everything else is answered in the acknowledgement itself.
+    app.command(insights.COMMAND, matchers=[insights.is_deferred])(
+        ack=bound(insights.acknowledge), lazy=[bound(insights.answer_later)]
     )
     app.command(insights.COMMAND)(bound(insights.answer))
     app.action("share")(bound(buttons.share))
