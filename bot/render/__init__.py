@@ -17,10 +17,10 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from bot import PROJECT_ROOT
+from bot.core.figures import change, figure, figure_after, figure_before
 from bot.core.lang import Lang
 from bot.core.message import Block, Divider, Message
 from bot.core.reply import Reply, notice
-from bot.render.figures import figure
 from bot.render.markup import MarkupError, parse
 from bot.render.text import plain_text
 
@@ -63,7 +63,9 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
         auto_reload=False,  # templates ship with the code: no stat() of the file on every render
     )
     env.filters.update(clip=clip, figure=figure)
-    env.globals.update(tr=_tr, field=_field)
+    env.globals.update(
+        tr=_tr, field=_field, figure_before=figure_before, figure_after=figure_after, figure_change=change
+    )
     return env
 
 

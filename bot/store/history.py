@@ -49,27 +49,28 @@ def _latest(model: Any, key: Any, value: str, *, session: Session) -> Any:
     return session.scalars(select(model).where(key == value).order_by(model.id.desc()).limit(1)).first()
 
 
+# What a point of a metric's series keeps: the figure as stated, and its period.
+OBSERVED = (
+    "value",
+    "value_en",
+    "qualifier",
+    "display_zh",
+    "display_en",
+    "unit_zh",
+    "unit_en",
+    "period_zh",
+    "period_en",
+)
+
+
 def record_observation(metric: Metric, *, source: str, session: Session) -> bool:
-    """A new point in the metric's series when its value, unit or period differ from the latest one. The change of
-    the metric's own fields (and so its events) comes first, through set_fields; returns whether a point was added."""
+    """A new point in the metric's series when its figure or period differ from the latest one. The change of the
+    metric's own fields (and so its events) comes first, through set_fields; returns whether a point was added."""
     latest = _latest(Observation, Observation.metric_id, metric.id, session=session)
-    if latest is not None and (latest.value, latest.unit_zh, latest.period_zh) == (
-        metric.value,
-        metric.unit_zh,
-        metric.period_zh,
-    ):
+    stated = {name: getattr(metric, name) for name in OBSERVED}
+    if latest is not None and all(getattr(latest, name) == value for name, value in stated.items()):
         return False
-    session.add(
-        Observation(
-            metric_id=metric.id,
-            value=metric.value,
-            unit_zh=metric.unit_zh,
-            unit_en=metric.unit_en,
-            period_zh=metric.period_zh,
-            period_en=metric.period_en,
-            source=source,
-        )
-    )
+    session.add(Observation(metric_id=metric.id, source=source, **stated))
     return True
 
 

@@ -251,7 +251,12 @@ class Observation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     metric_id: Mapped[str] = mapped_column(ForeignKey("metrics.id"))
+    # The figure as the source states it (see bot.core.figures).
     value: Mapped[str] = mapped_column(String(40))
+    value_en: Mapped[str | None] = mapped_column(String(40))
+    qualifier: Mapped[str | None] = mapped_column(String(20))
+    display_zh: Mapped[str | None] = mapped_column(Text)
+    display_en: Mapped[str | None] = mapped_column(Text)
     unit_zh: Mapped[str] = mapped_column(Text)
     unit_en: Mapped[str] = mapped_column(Text)
     period_zh: Mapped[str] = mapped_column(Text)

@@ -17,10 +17,11 @@ from bot.core.reply import Reply, notice
 from bot.store import history as writer
 from bot.store import queries
 from bot.store.models import Event, Follow, ItemTopic, Metric, Note, Observation, PolicyItem, StatusEntry
-from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, Unclear, change, parse_status, resolve
+from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, Unclear, parse_status, resolve
 
 MAX_NOTE = 1000
-CHANGES_SHOWN = 15
+CHANGES_SHOWN = 15  # rows (an item's changes from one source)
+CHANGES_SHOWN_EVENTS = 120  # events read for them
 
 
 def _found(request: Request, text: str, kinds: tuple[Kind, ...] = TRACKED) -> Found | Reply:
@@ -43,20 +44,17 @@ def history_reply(request: Request) -> Reply:
         points = session.scalars(
             select(Observation).where(Observation.metric_id == found.item.id).order_by(Observation.id)
         ).all()
-        previous = None
-        for point in points:
-            delta = change(previous.value, point.value) if previous and previous.unit_zh == point.unit_zh else None
+        for previous, point in zip([None, *points], points, strict=False):
             entries.append(
                 {
                     "at": point.recorded_at,
                     "kind": "value",
                     "point": point,
-                    "delta": delta,
+                    "previous": previous,
                     "source": point.source,
                     "by": None,
                 }
             )
-            previous = point
     else:
         for entry in session.scalars(
             select(StatusEntry).where(StatusEntry.policy_id == found.item.id).order_by(StatusEntry.id)
@@ -110,21 +108,25 @@ def changes_reply(request: Request) -> Reply:
             .where(ItemTopic.kind == Event.kind, ItemTopic.item_id == Event.item_id, ItemTopic.topic == topic.slug)
             .exists()
         )
-    events = session.scalars(query.order_by(Event.id.desc()).limit(CHANGES_SHOWN + 1)).all()
+    events = session.scalars(query.order_by(Event.id.desc()).limit(CHANGES_SHOWN_EVENTS + 1)).all()
     items = {
         kind: queries.items_by_ids(kind, [e.item_id for e in events if e.kind == kind], session=session)
         for kind in TRACKED
     }
-    rows = [
-        (e, items[Kind(e.kind)].get(e.item_id)) for e in events[:CHANGES_SHOWN] if items[Kind(e.kind)].get(e.item_id)
-    ]
+    # One row per item and source (a data load, an edit from chat), newest first; its events oldest first.
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for event in events[:CHANGES_SHOWN_EVENTS]:
+        item = items[Kind(event.kind)].get(event.item_id)
+        if item is not None:
+            row = rows.setdefault((event.kind, event.item_id, event.source), {"item": item, "kind": event.kind})
+            row.setdefault("events", []).insert(0, event)
     return Reply(
         "changes",
         lang,
         {
             **reference(session).context(),
-            "rows": rows,
-            "more": len(events) > CHANGES_SHOWN,
+            "rows": list(rows.values())[:CHANGES_SHOWN],
+            "more": len(events) > CHANGES_SHOWN_EVENTS or len(rows) > CHANGES_SHOWN,
             "since": since,
             "topic": topic,
         },
@@ -275,12 +277,11 @@ def follower_updates(session: Session) -> list[tuple[Follow, list[Event]]]:
     return list(grouped.values())
 
 
-def title_of(session: Session, kind: str, item_id: str) -> tuple[str, str]:
+def item_of(session: Session, kind: str, item_id: str) -> Metric | PolicyItem | None:
+    """A tracked item by kind and id; None for anything else (a stale or tampered reference)."""
     if kind == Kind.METRIC:
-        metric = session.get(Metric, item_id)
-        return (metric.label_zh, metric.label_en) if metric else (item_id, item_id)
-    policy = session.get(PolicyItem, item_id)
-    return (policy.title_zh, policy.title_en) if policy else (item_id, item_id)
+        return session.get(Metric, item_id)
+    return session.get(PolicyItem, item_id) if kind == Kind.POLICY else None
 
 
 COMMANDS = (

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.figures import base, figure
 from bot.store.models import ItemTopic, Metric, Observation, PolicyItem, StatusEntry
 
 CSV_COLUMNS = [
@@ -19,6 +20,12 @@ CSV_COLUMNS = [
     "title_en",
     "insight",
     "recorded_at",
+    # A figure as the source states it, in each language, and as a number in base units to compute with.
+    "figure_zh",
+    "figure_en",
+    "amount",
+    "amount_unit_zh",
+    "amount_unit_en",
     "value",
     "unit_zh",
     "unit_en",
@@ -112,8 +119,14 @@ def _items(session: Session, model: Any, topic: str | None) -> list[Any]:
 
 
 def _point(point: Observation) -> dict[str, Any]:
+    amount, unit_zh, unit_en = base(point)
     return {
         "recorded_at": point.recorded_at.isoformat(),
+        "figure_zh": figure(point, "zh"),
+        "figure_en": figure(point, "en"),
+        "amount": None if amount is None else str(amount),
+        "amount_unit_zh": unit_zh,
+        "amount_unit_en": unit_en,
         "value": point.value,
         "unit_zh": point.unit_zh,
         "unit_en": point.unit_en,
@@ -129,6 +142,7 @@ def _entry(entry: StatusEntry) -> dict[str, Any]:
         "status": entry.status,
         "status_zh": entry.status_zh,
         "status_en": entry.status_en,
+        # The date the source states for this status; None: it states none (recorded_at is when it was recorded).
         "date": entry.date,
         "note": entry.note,
         "source": entry.source,

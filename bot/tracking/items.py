@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -66,12 +65,3 @@ def parse_status(text: str) -> str | None:
         if text.strip() in (zh, en):
             return status
     return None
-
-
-def change(old: str, new: str) -> tuple[Decimal, Decimal | None] | None:
-    """(absolute, relative) change between two values; relative is None from zero."""
-    try:
-        before, after = Decimal(old), Decimal(new)
-    except InvalidOperation:
-        return None
-    return after - before, (None if before == 0 else (after - before) / before)

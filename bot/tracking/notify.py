@@ -11,7 +11,7 @@ from bot.core.poster import Poster, PostError
 from bot.core.reply import Reply
 from bot.render import Renderer
 from bot.store.models import Follow
-from bot.tracking.commands import follower_updates, title_of
+from bot.tracking.commands import follower_updates, item_of
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,7 @@ def notify_followers(session_factory: sessionmaker[Session], renderer: Renderer,
                     Reply(
                         "follow_update",
                         "en",
-                        {
-                            "title": title_of(session, follow.kind, follow.item_id),
-                            "item_id": follow.item_id,
-                            "events": events,
-                        },
+                        {"item": item_of(session, follow.kind, follow.item_id), "kind": follow.kind, "events": events},
                     )
                 ),
             )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from markupsafe import Markup
 
+from bot.core.figures import figure
 from bot.core.kinds import Kind
 from bot.core.message import (
     Actions,
@@ -31,7 +32,6 @@ from bot.core.message import (
 from bot.core.reply import Reply, notice
 from bot.digest.schedule import Schedule
 from bot.render import Renderer, clip, make_environment
-from bot.render.figures import figure
 from bot.render.markup import MarkupError, parse
 from bot.render.text import plain_text
 from bot.slack.blocks import to_slack
@@ -256,8 +256,8 @@ def hostile_replies(services: Any, text: str) -> list[Reply]:
             "follow_update",
             "en",
             {
-                "title": (text, text),
-                "item_id": "x",
+                "item": SimpleNamespace(id="x", title_en=text, title_zh=text),
+                "kind": "policy",
                 "events": [SimpleNamespace(field="note", old_value=None, new_value=text, source=text)],
             },
         ),

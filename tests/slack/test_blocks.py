@@ -224,7 +224,10 @@ def test_digest_buttons_and_bilingual_layout(mini: Services) -> None:
     assert buttons["digest_unsubscribe"]["value"] == "all" and buttons["digest_unsubscribe"]["style"] == "danger"
     assert one.blocks[-1]["block_id"] == "digest_actions"
     changes = one.blocks[1]["text"]["text"]
-    expected = "*What changed*\n• *Livestream sales*: value 9.99 → 12.5; note Revised &lt;!here&gt; &amp; R&amp;D"
+    expected = (
+        "*What changed*\n• *Livestream sales*: 9.99 trillion yuan → 12.5 trillion yuan;"
+        " note Revised &lt;!here&gt; &amp; R&amp;D"
+    )
     assert changes.startswith(expected)
     assert "_(topic `ecommerce`, keyword “直播”)_" in changes
     assert "and changes to 3 more items." in changes

@@ -74,7 +74,7 @@ def test_history_derives_the_change_and_keeps_the_sources(services: Services) ->
     load(services)
     text = say(services, "history test-livestream-sales")
     assert "9.99万亿元" in text or "9.99" in text
-    assert "change +2.51 (+25.1%)" in text and "source: test-edition-2" in text
+    assert "change +2.51 trillion yuan (+25.1%)" in text and "source: test-edition-2" in text
     by_name = say(services, "history 测试数据局")
     assert "正式组建" in by_name and "完成组建" in by_name
 
@@ -90,9 +90,9 @@ def test_track_and_note_from_slack_move_the_item_and_are_audited(services: Servi
     assert "Note saved" in say(services, "note test-data-bureau Source: a notice")
     assert "A status is one of" in say(services, "track test-data-bureau sideways")
     history = say(services, "history test-data-bureau")
-    assert "stalled: budget cut" in history and "note: Source: a notice" in history
+    assert "stalled (the source states no date): budget cut" in history and "note: Source: a notice" in history
     changes = say(services, "changes")
-    assert "status formally established → stalled" in changes and "note: Source: a notice" in changes
+    assert "status formally established → stalled" in changes and "note Source: a notice" in changes
     assert "in_effect" not in changes  # statuses as worded, not their keys
     # The restricted-channel rule applies to editing too.
     say(services, "subscribe compute")
@@ -117,7 +117,7 @@ def test_followers_are_told_once_when_their_item_changes(services: Services, fak
     load(services)
     assert notify_followers(services.session_factory, services.renderer, poster) == 1
     (dm,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U2"]
-    assert "value: 9.99 → 12.5" in dm.params["text"] and "test-edition-2" in dm.params["text"]
+    assert "9.99 trillion yuan → 12.5 trillion yuan" in dm.params["text"] and "test-edition-2" in dm.params["text"]
     assert notify_followers(services.session_factory, services.renderer, poster) == 0  # told once
     assert "Stopped following" in say(services, "unfollow test-livestream-sales", user="U2")
 
@@ -129,7 +129,7 @@ def test_the_digest_shows_what_changed_and_what_is_coming_up(services: Services)
         channel = find_channel(session, "T1", "C1")
         digest = compose(session, channel, now=dt.datetime(2031, 3, 20, tzinfo=dt.UTC))
         text = text_of(digest.reply)
-    assert "value 9.99 → 12.5" in text and "New: Test Data Regulations" in text
+    assert "9.99 trillion yuan → 12.5 trillion yuan" in text and "New: Test Data Regulations" in text
     assert "Coming up (next 30 days)" in text and "2031-04-15 — Test Data Regulations: comments close" in text
     assert "takes effect" not in text  # 2031-07-01 is further away
 
@@ -141,6 +141,11 @@ def test_export_csv_and_json(services: Services) -> None:
         data = json.loads(export(session, "json", topic="consumption"))
     sales = [r for r in rows if r["id"] == "test-livestream-sales"]
     assert [r["value"] for r in sales] == ["9.99", "12.5"]
+    # Both wordings of each figure, and the number itself in base units (万亿元 = 10^12 元) to compute with.
+    assert [(r["figure_zh"], r["figure_en"], r["amount"], r["amount_unit_zh"]) for r in sales] == [
+        ("9.99万亿元", "9.99 trillion yuan", "9990000000000", "元"),
+        ("12.5万亿元", "12.5 trillion yuan", "12500000000000", "元"),
+    ]
     assert {r["status"] for r in rows if r["id"] == "test-data-bureau"} == {"in_effect", "completed"}
     assert {m["id"] for m in data["metrics"]} == {
         "test-livestream-sales",
@@ -194,5 +199,5 @@ def test_track_takes_any_words_for_the_item_and_an_optional_date(services: Servi
     assert split_track("x completed") == ("x", "completed", None, "")
     assert split_track("no status here") is None
     assert "Recorded: Test Data Bureau → in effect" in say(services, "track Test Data Bureau in effect 2031-05 gazette")
-    assert "in effect (2031-05): gazette" in say(services, "history test-data-bureau")
+    assert "in effect 2031-05: gazette" in say(services, "history test-data-bureau")
     assert "Note saved" in say(services, "note Test Data Bureau: confirmed by the ministry")

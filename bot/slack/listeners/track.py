@@ -14,17 +14,12 @@ from bot.core.kinds import Kind
 from bot.core.reply import Reply, notice
 from bot.slack.blocks import track_modal
 from bot.slack.deps import Deps, caller_of
-from bot.store.models import Metric, PolicyItem
-from bot.tracking.commands import MAX_NOTE, add_note, track
+from bot.store.models import PolicyItem
+from bot.tracking.commands import MAX_NOTE, add_note, item_of, track
 from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, parse_status
 
 # The modal's input blocks (see bot.slack.blocks.track_modal).
 STATUS, DATE, NOTE = ("status_block", "status"), ("date_block", "date"), ("note_block", "note")
-
-
-def item_of(session: Any, kind: str, item_id: str) -> PolicyItem | Metric | None:
-    model = {Kind.POLICY.value: PolicyItem, Kind.METRIC.value: Metric}.get(kind)
-    return None if model is None else session.get(model, item_id)
 
 
 def open_form(
