@@ -39,11 +39,14 @@ def refusal(session: Session, access: Access, caller: Caller | None, admins: Seq
         return "needs_channel"
     if access == "caller":
         return None
-    admin = caller.user_id in admins or caller.is_admin()
-    if access == "admin":
-        return None if admin else "admins_only"
-    restricted = queries.channel_is_restricted(caller.team_id, caller.channel_id, session=session)
-    return "restricted_channel" if restricted and not admin else None
+    if access == "editor" and not queries.channel_is_restricted(caller.team_id, caller.channel_id, session=session):
+        return None
+    admin = True if caller.user_id in admins else caller.is_admin()
+    if admin is None:
+        return "cannot_verify_admin"
+    if admin:
+        return None
+    return "admins_only" if access == "admin" else "restricted_channel"
 
 
 def answer(

@@ -10,7 +10,7 @@ def _unknown() -> bool | None:
     return None
 
 
-def _no() -> bool:
+def _no() -> bool | None:
     return False
 
 
@@ -19,8 +19,11 @@ class Caller:
     team_id: str
     channel_id: str
     user_id: str
-    # Asked of the platform only when a command needs the answer (Slack: users.info, conversations.info).
-    is_admin: Callable[[], bool] = field(default=_no, compare=False)
+    # Asked of the platform only when a command needs the answer (Slack: users.info, conversations.info); None: the
+    # platform could not say in time (then admin-only changes are refused, saying why).
+    is_admin: Callable[[], bool | None] = field(default=_no, compare=False)
     can_post: Callable[[], bool | None] = field(default=_unknown, compare=False)
     # Posts this channel's digest now (given a period key); None where no chat platform is connected.
     post_now: Callable[[str], str] | None = field(default=None, compare=False)
+    # A one-to-one conversation with the bot, where channel settings make no sense.
+    direct: bool = False

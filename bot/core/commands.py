@@ -85,10 +85,6 @@ class Request:
     def arg(self) -> str:
         return self.command.arg
 
-    def is_admin(self) -> bool:
-        caller = self.caller
-        return caller is not None and (caller.user_id in self.admins or caller.is_admin())
-
     def need_caller(self) -> Caller:
         """The caller of a command whose access level guarantees one (the router refuses the others)."""
         if self.caller is None:

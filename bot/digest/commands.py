@@ -65,6 +65,8 @@ def _targets(session: Session, text: str) -> tuple[list[tuple[str, str]], list[s
 def subscribe(request: Request) -> Reply:
     session, lang = request.session, request.lang
     caller, channel = _channel(request)
+    if caller.direct:
+        return notice(lang, "subscribe_in_a_channel")
     targets, unknown = _targets(session, request.arg)
     if unknown or not targets:
         slugs = [t.slug for t in reference(session).topics]

@@ -129,11 +129,12 @@ class SlackPoster:
             return None
         return bool(channel.get("is_member")) and not channel.get("is_archived")
 
-    def is_admin(self, team_id: str, user_id: str) -> bool:
+    def is_admin(self, team_id: str, user_id: str) -> bool | None:
+        """Whether the user is a workspace admin or owner; None when Slack did not say (an error, a timeout)."""
         try:
             user = self._call(team_id, "users_info", user=user_id)["user"]
         except PostError:
-            return False
+            return None
         return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
     def _call(self, team_id: str, method: str, **kwargs: Any) -> Any:

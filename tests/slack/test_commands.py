@@ -1,4 +1,5 @@
 import json
+import time
 
 from slack_bolt import App
 
@@ -86,3 +87,36 @@ def test_digest_preview_is_private(app: App, fake_slack: FakeSlack) -> None:
     body = json.loads(dispatch(app, command_body("digest preview", response_url=fake_slack.response_url()), FORM).body)
     assert body["response_type"] == "ephemeral" and "Digital economy digest" in body["text"]
     assert fake_slack.messages_in("C1") == []
+
+
+def test_an_admin_check_slack_cannot_answer_in_time_is_refused_honestly_and_quickly(
+    app: App, fake_slack: FakeSlack
+) -> None:
+    """users.info answering 429 with Retry-After 20 (or hanging) must not hold the acknowledgement (issue 11)."""
+    dispatch(app, command_body("subscribe compute", response_url=fake_slack.response_url()), FORM)
+    fake_slack.fail("users.info", status=429, retry_after=20)
+    started = time.monotonic()
+    refused = json.loads(dispatch(app, command_body("restrict on", response_url=fake_slack.response_url()), FORM).body)
+    assert time.monotonic() - started < 2.5
+    assert "could not verify that you are an admin" in refused["text"]
+    fake_slack.fail("users.info", delay=8)
+    started = time.monotonic()
+    hung = json.loads(dispatch(app, command_body("restrict on", response_url=fake_slack.response_url()), FORM).body)
+    assert time.monotonic() - started < 2.5 and "could not verify" in hung["text"]
+
+
+def test_an_admin_check_is_remembered_for_a_minute(app: App, fake_slack: FakeSlack) -> None:
+    fake_slack.add_user("U7", is_admin=True)
+    dispatch(app, command_body("subscribe compute", response_url=fake_slack.response_url()), FORM)
+    for text in ("restrict on", "lang zh", "restrict off"):
+        dispatch(app, command_body(text, user_id="U7", response_url=fake_slack.response_url()), FORM)
+    assert len(fake_slack.calls_to("users.info")) == 1
+
+
+def test_subscribe_in_a_direct_message_says_where_digests_go(app: App, fake_slack: FakeSlack) -> None:
+    body = json.loads(
+        dispatch(
+            app, command_body("subscribe compute", channel_id="D123", response_url=fake_slack.response_url()), FORM
+        ).body
+    )
+    assert "Digests go to channels" in body["text"] and "/invite" in body["text"]
