@@ -65,6 +65,7 @@ MAX_FIELD_TEXT = 2000
 MAX_CONTEXT_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_BUTTON_TEXT = 75
+MAX_MODAL_TITLE = 24
 MAX_MESSAGE_TEXT = 40000
 # Escaping multiplies a character by at most 5 (& -> &amp;): a line cut into pieces this long stays in a section.
 MAX_PIECE = 500
@@ -119,6 +120,15 @@ def fallback_text(message: Message) -> str:
 def home_view(message: Message) -> dict[str, Any]:
     """The App Home tab (views.publish)."""
     view: dict[str, Any] = View(type="home", blocks=_blocks(message)).to_dict()
+    return view
+
+
+def notice_view(message: Message, title: str) -> dict[str, Any]:
+    """A modal that only says something (what a form recorded), in place of the form: views' response_action
+    "update"."""
+    view: dict[str, Any] = View(
+        type="modal", title=_plain_object(title, MAX_MODAL_TITLE), blocks=_blocks(message)
+    ).to_dict()
     return view
 
 

@@ -9,10 +9,15 @@ from tests.slack.requests import block_actions_body
 FORM = "application/x-www-form-urlencoded"
 
 
-def click(app: App, fake: FakeSlack, action_id: str, value: str, key: str, user: str = "U1") -> None:
+def click(app: App, fake: FakeSlack, action_id: str, value: str, key: str, user: str = "U1", answers: int = 1) -> None:
+    """A button click, acknowledged at once; its answer comes after the acknowledgement (a lazy listener)."""
     body = block_actions_body(action_id, value, user_id=user, response_url=fake.response_url(key))
     response = dispatch(app, body, FORM)
     assert response.status == 200
+    if action_id == "track_open":
+        assert fake.wait_for(lambda: fake.calls_to("views.open"))
+    else:
+        assert fake.wait_for(lambda: len(fake.responses.get(key, [])) >= answers)
 
 
 def value(text: str, offset: int = 0, lang: str = "en") -> str:
@@ -20,7 +25,7 @@ def value(text: str, offset: int = 0, lang: str = "en") -> str:
 
 
 def test_share_posts_the_answer_in_the_channel_and_removes_the_private_copy(app: App, fake_slack: FakeSlack) -> None:
-    click(app, fake_slack, "share", value("直播销售额", lang="zh"), "share1", user="U42")
+    click(app, fake_slack, "share", value("直播销售额", lang="zh"), "share1", user="U42", answers=2)
     posted, deleted = fake_slack.responses["share1"]
     assert posted["response_type"] == "in_channel" and posted["replace_original"] is False
     assert "9.99万亿元" in posted["text"]
@@ -83,9 +88,11 @@ def test_track_button_opens_a_modal_whose_submission_records_the_status(app: App
         "note_block": {"note": {"type": "plain_text_input", "value": "budget <!here> cut"}},
     }
     response = dispatch(app, view_submission_body(view, values, user_id="U2"), FORM)
-    assert response.status == 200 and not response.body  # the modal closes
-    (confirm,) = fake_slack.calls_to("chat.postEphemeral")
-    assert confirm.params["user"] == "U2" and "Test Data Bureau → stalled" in confirm.params["text"]
+    # The form turns into what was recorded, in the acknowledgement itself: no further call to Slack.
+    answer = json.loads(response.body)
+    assert response.status == 200 and answer["response_action"] == "update"
+    assert "Test Data Bureau → stalled" in json.dumps(answer["view"], ensure_ascii=False)
+    assert fake_slack.calls_to("chat.postEphemeral") == []
     nothing = {
         "status_block": {"status": {"type": "static_select", "selected_option": None}},
         "note_block": {"note": {"type": "plain_text_input", "value": None}},

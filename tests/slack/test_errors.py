@@ -37,6 +37,7 @@ def test_a_failing_button_tells_the_user_through_response_url(
     monkeypatch.setattr(buttons, "ask", broken)
     body = block_actions_body("more", '{"t": "list", "o": 0, "l": "en"}', response_url=fake_slack.response_url("e"))
     dispatch(app, body, FORM)
+    assert fake_slack.wait_for(lambda: fake_slack.responses.get("e"))  # told after the acknowledgement
     (reply,) = fake_slack.responses["e"]
     assert "Sorry, something went wrong (error id" in reply["text"] and "boom" not in reply["text"]
 

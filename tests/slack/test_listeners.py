@@ -33,6 +33,6 @@ def test_the_command_listener_answers_in_its_acknowledgement(mini_services: Serv
 
 def test_a_button_whose_value_is_not_ours_is_answered_plainly(mini_services: Services) -> None:
     respond = Recorder()
-    buttons.open_in_place(Recorder(), {"value": "{}"}, respond, make_deps(mini_services))
+    buttons.open_in_place({"value": "{}"}, respond, make_deps(mini_services))
     (reply,) = respond.calls
     assert "no longer works" in reply["text"] and reply["replace_original"] is False

@@ -7,10 +7,15 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 
+from bot.slack import errors
 from bot.slack.deps import Deps
 from bot.slack.listeners import buttons, home, insights, track, uninstall
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
 
 
 def register(app: App, deps: Deps) -> None:
@@ -18,20 +23,25 @@ def register(app: App, deps: Deps) -> None:
         # Bolt passes what a listener names (ack, command, context...); `deps` is bound here.
         return partial(listener, deps=deps)
 
+    def later(listener: Callable[..., Any]) -> dict[str, Any]:
+        """Acknowledged at once; the work, which calls Slack, after the acknowledgement has gone back (a lazy
+        listener: Slack waits 3 seconds for the one, and its API can take longer for the other)."""
+        return {"ack": acknowledge, "lazy": [errors.reported(bound(listener), deps.services)]}
+
     # Bolt runs the first listener that matches: a lazy listener (which costs a thread) only for the commands that
     # declare their work may outlast the acknowledgement; everything else is answered in the acknowledgement itself.
     app.command(insights.COMMAND, matchers=[insights.is_deferred])(
-        ack=bound(insights.acknowledge), lazy=[bound(insights.answer_later)]
+        ack=bound(insights.acknowledge), lazy=[errors.reported(bound(insights.answer_later), deps.services)]
     )
     app.command(insights.COMMAND)(bound(insights.answer))
-    app.action("share")(bound(buttons.share))
-    app.action("more")(bound(buttons.open_in_place))
-    app.action(re.compile(r"^show_insight_\d{1,2}$"))(bound(buttons.open_in_place))
-    app.action("digest_more")(bound(buttons.reply_alone))
-    app.action("digest_manage")(bound(buttons.manage_subscriptions))
-    app.action("digest_unsubscribe")(bound(buttons.unsubscribe_all))
-    app.action("track_open")(bound(track.open_form))
+    app.action("share")(**later(buttons.share))
+    app.action("more")(**later(buttons.open_in_place))
+    app.action(re.compile(r"^show_insight_\d{1,2}$"))(**later(buttons.open_in_place))
+    app.action("digest_more")(**later(buttons.reply_alone))
+    app.action("digest_manage")(**later(buttons.manage_subscriptions))
+    app.action("digest_unsubscribe")(**later(buttons.unsubscribe_all))
+    app.action("track_open")(**later(track.open_form))
     app.view("track_submit")(bound(track.submit))
-    app.event("app_home_opened")(bound(home.publish))
+    app.event("app_home_opened")(**later(home.publish))
     app.event("app_uninstalled")(bound(uninstall.app_uninstalled))
     app.event("tokens_revoked")(bound(uninstall.tokens_revoked))

@@ -36,6 +36,7 @@ def channels_of(client: WebClient, user_id: str, pages: int = 5) -> list[str]:
 
 
 def publish(event: dict[str, Any], context: BoltContext, client: WebClient, deps: Deps) -> None:
+    """After the acknowledgement: listing the user's channels and publishing the view take Slack calls."""
     if event.get("tab", "home") != "home":
         return
     channel_ids = channels_of(client, event["user"])

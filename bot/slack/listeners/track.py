@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from bot.commands.router import refusal
 from bot.core.kinds import Kind
 from bot.core.reply import Reply, notice
-from bot.slack.blocks import track_modal
+from bot.slack.blocks import notice_view, track_modal
 from bot.slack.deps import Deps, caller_of
 from bot.store.models import PolicyItem
 from bot.tracking.commands import MAX_NOTE, add_note, item_of, track
@@ -23,7 +23,6 @@ STATUS, DATE, NOTE = ("status_block", "status"), ("date_block", "date"), ("note_
 
 
 def open_form(
-    ack: Ack,
     body: dict[str, Any],
     action: dict[str, Any],
     context: BoltContext,
@@ -31,7 +30,7 @@ def open_form(
     respond: Respond,
     deps: Deps,
 ) -> None:
-    ack()
+    """After the acknowledgement (views.open may be slow): the form for the item on the button."""
     kind, _, item_id = str(action.get("value", "")).partition(":")
     with deps.services.session_factory() as session:
         item = item_of(session, kind, item_id)
@@ -59,6 +58,8 @@ def _value(view: dict[str, Any], block: tuple[str, str]) -> dict[str, Any]:
 
 
 def submit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient, deps: Deps) -> None:
+    """Recorded, then answered in the acknowledgement itself: the form turns into what was recorded (no further call
+    to Slack that could fail after the write and make Slack show an error, inviting a second submission)."""
     selected = _value(view, STATUS).get("selected_option") or {}
     status = parse_status(str(selected.get("value", ""))) if selected else None
     remark = (_value(view, NOTE).get("value") or "").strip()[:MAX_NOTE] or None
@@ -88,9 +89,5 @@ def submit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClie
         else:
             add_note(session, Found(Kind(kind), item), remark or "", caller)
             done = notice("en", "note_saved")
-        confirmation = deps.render(done)
-    ack()
-    if caller.channel_id:
-        client.chat_postEphemeral(
-            channel=caller.channel_id, user=caller.user_id, **confirmation.payload(response_type=None)
-        )
+        confirmation = deps.services.renderer.message(done)
+    ack(response_action="update", view=notice_view(confirmation, deps.services.renderer.words("en", "recorded_title")))
