@@ -305,3 +305,13 @@ class Follow(Base):
     item_id: Mapped[str] = mapped_column(String(100))
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class HandledRequest(Base):
+    """A request acted on already: its key (an event id, a click, a form), and when (old rows are cleared)."""
+
+    __tablename__ = "handled_requests"
+    __table_args__ = (Index("ix_handled_requests_at", "at"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

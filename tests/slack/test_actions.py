@@ -1,4 +1,5 @@
 import json
+import time
 
 from slack_bolt import App
 
@@ -143,3 +144,36 @@ def test_a_note_on_a_figure_from_its_track_button(app: App, slack_services, fake
         "Revised in the 2024 edition",
         "U4",
     )
+
+
+def test_a_double_click_on_share_posts_once(app: App, fake_slack: FakeSlack) -> None:
+    """Two clicks on the same private answer (Slack sends both) share it once (issue 11)."""
+    container = {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C1", "is_ephemeral": True}
+    for key in ("d1", "d2"):
+        body = block_actions_body(
+            "share", value("list"), user_id="U42", container=container, response_url=fake_slack.response_url(key)
+        )
+        assert dispatch(app, body, FORM).status == 200
+    assert fake_slack.wait_for(lambda: len(fake_slack.responses.get("d1", [])) == 2)
+    time.sleep(0.3)  # what the second click's listener would have done by now
+    assert fake_slack.responses.get("d2", []) == []
+
+
+def test_a_form_submitted_twice_records_once(app: App, slack_services, fake_slack: FakeSlack) -> None:
+    from sqlalchemy import func, select
+
+    from bot.store.models import Note
+    from tests.slack.requests import view_submission_body
+
+    view = {
+        "callback_id": "track_submit",
+        "private_metadata": json.dumps({"kind": "metric", "item": "test-livestream-sales", "channel": "C1"}),
+        "type": "modal",
+        "blocks": [],
+    }
+    values = {"note_block": {"note": {"type": "plain_text_input", "value": "Revised"}}}
+    first = json.loads(dispatch(app, view_submission_body(view, values), FORM).body)
+    again = json.loads(dispatch(app, view_submission_body(view, values), FORM).body)  # a retry, a double click
+    assert "Note saved" in json.dumps(first["view"]) and "submitted already" in json.dumps(again["view"])
+    with slack_services.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Note)) == 1

@@ -57,3 +57,13 @@ def test_app_home_lists_the_subscriptions_of_the_users_channels(app: App, fake_s
     )
     assert "<#C1>: compute" in text and "<#C8>" not in text  # U2 is not in C8
     assert "/insights subscribe" in text
+
+
+def test_an_event_slack_delivers_again_is_handled_once(app: App, fake_slack: FakeSlack) -> None:
+    """Slack retries an event it thinks failed (X-Slack-Retry-Num, same event_id): it is acted on once (issue 11)."""
+    body = event_body(app_home_opened(user="U2"), event_id="Ev0001")
+    assert dispatch(app, body, "application/json").status == 200
+    assert dispatch(app, body, "application/json").status == 200
+    assert fake_slack.wait_for(lambda: fake_slack.calls_to("views.publish"))
+    time.sleep(0.3)  # what a second lazy listener would have done by now
+    assert len(fake_slack.calls_to("views.publish")) == 1

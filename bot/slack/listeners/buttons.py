@@ -23,6 +23,13 @@ def _stale(respond: Respond, deps: Deps) -> None:
     respond(**deps.render(Reply("stale_button", "en")).payload(replace_original=False))
 
 
+def share_key(body: dict[str, Any]) -> str | None:
+    """A double click on Share posts once: one share per person and private message."""
+    message_ts = (body.get("container") or {}).get("message_ts")
+    user = (body.get("user") or {}).get("id")
+    return f"share:{user}:{message_ts}" if message_ts and user else None
+
+
 def share(action: dict[str, Any], context: BoltContext, respond: Respond, deps: Deps) -> None:
     """The same answer posted in the channel, saying who shared it; the private copy has served its purpose."""
     again, user = ask_again_of(action), str(context.user_id or "")
@@ -53,18 +60,14 @@ def reply_alone(action: dict[str, Any], respond: Respond, deps: Deps) -> None:
     _answer_again(action, respond, deps, replace=False)
 
 
-def _channel_command(
-    text: str, context: BoltContext, client: WebClient, respond: Respond, deps: Deps
-) -> None:
+def _channel_command(text: str, context: BoltContext, client: WebClient, respond: Respond, deps: Deps) -> None:
     reply = ask(deps.services, text, deps.render, caller=caller_of(context, client, deps))
     respond(**reply.payload(response_type="ephemeral", replace_original=False))
 
 
-def manage_subscriptions(
-    context: BoltContext, client: WebClient, respond: Respond, deps: Deps) -> None:
+def manage_subscriptions(context: BoltContext, client: WebClient, respond: Respond, deps: Deps) -> None:
     _channel_command("subscriptions", context, client, respond, deps)
 
 
-def unsubscribe_all(
-    context: BoltContext, client: WebClient, respond: Respond, deps: Deps) -> None:
+def unsubscribe_all(context: BoltContext, client: WebClient, respond: Respond, deps: Deps) -> None:
     _channel_command("unsubscribe all", context, client, respond, deps)

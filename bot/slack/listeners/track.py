@@ -15,6 +15,7 @@ from bot.core.reply import Reply, notice
 from bot.slack.blocks import notice_view, track_modal
 from bot.slack.deps import Deps, caller_of
 from bot.store.models import PolicyItem
+from bot.store.once import first_time
 from bot.tracking.commands import MAX_NOTE, add_note, item_of, track
 from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, parse_status
 
@@ -83,11 +84,26 @@ def submit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClie
         if refused is not None:
             ack(response_action="errors", errors={field: deps.services.renderer.words("en", refused)})
             return
+        if not first_time(f"view:{view.get('id')}", session=session):  # the same form submitted again
+            ack(
+                response_action="update",
+                view=notice_view(
+                    deps.services.renderer.message(notice("en", "already_recorded")),
+                    deps.services.renderer.words("en", "recorded_title"),
+                ),
+            )
+            return
         if status is not None and isinstance(item, PolicyItem):
             moved = track(session, item, status, remark, caller, date=date)
             done = notice("en", "tracked" if moved else "status_unchanged", item=item, status=STATUS_NAMES[status])
         else:
             add_note(session, Found(Kind(kind), item), remark or "", caller)
             done = notice("en", "note_saved")
-        confirmation = deps.services.renderer.message(done)
-    ack(response_action="update", view=notice_view(confirmation, deps.services.renderer.words("en", "recorded_title")))
+        answer = _recorded(deps, done)
+    ack(response_action="update", view=answer)
+
+
+def _recorded(deps: Deps, reply: Reply) -> dict[str, Any]:
+    """The form, once submitted: what was recorded."""
+    renderer = deps.services.renderer
+    return notice_view(renderer.message(reply), renderer.words("en", "recorded_title"))
