@@ -177,3 +177,17 @@ def test_a_form_submitted_twice_records_once(app: App, slack_services, fake_slac
     assert "Note saved" in json.dumps(first["view"]) and "submitted already" in json.dumps(again["view"])
     with slack_services.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Note)) == 1
+
+
+def test_when_the_response_url_no_longer_answers_the_click_is_answered_through_the_web_api(
+    app: App, fake_slack: FakeSlack
+) -> None:
+    """Slack takes five answers within 30 minutes on a response_url; after that a click still gets its answer."""
+    fake_slack.fail("response_url", status=404, error="expired_url")
+    body = block_actions_body("more", value("list"), response_url=fake_slack.response_url("old"))
+    assert dispatch(app, body, FORM).status == 200
+    assert fake_slack.wait_for(lambda: fake_slack.calls_to("chat.postEphemeral"))
+    (fallback,) = fake_slack.calls_to("chat.postEphemeral")
+    assert fallback.params["user"] == "U1" and "A test insight on computing power" in json.dumps(
+        fallback.params, ensure_ascii=False
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from slack_bolt import BoltContext
@@ -18,8 +19,9 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, **kwargs: Any) -> None:
+    def __call__(self, **kwargs: Any) -> SimpleNamespace:
         self.calls.append(kwargs)
+        return SimpleNamespace(status_code=200)  # what respond() returns when Slack took the answer
 
 
 def test_the_command_listener_answers_in_its_acknowledgement(mini_services: Services) -> None:
@@ -33,6 +35,7 @@ def test_the_command_listener_answers_in_its_acknowledgement(mini_services: Serv
 
 def test_a_button_whose_value_is_not_ours_is_answered_plainly(mini_services: Services) -> None:
     respond = Recorder()
-    buttons.open_in_place({"value": "{}"}, respond, make_deps(mini_services))
+    context = BoltContext({"team_id": "T1", "user_id": "U1", "channel_id": "C1"})
+    buttons.open_in_place({"value": "{}"}, context, WebClient(), respond, make_deps(mini_services))
     (reply,) = respond.calls
     assert "no longer works" in reply["text"] and reply["replace_original"] is False
