@@ -203,9 +203,9 @@ def _models(block: MessageBlock) -> list[Block]:
             for i, text in enumerate(_chunks(block.text, MAX_SECTION_TEXT))
         ]
     if isinstance(block, Fields):
-        return [SectionBlock(fields=[_mrkdwn_object(_shorten(mrkdwn(f), MAX_FIELD_TEXT)) for f in block.items])]
+        return [SectionBlock(fields=[_mrkdwn_object(_fitted(f, MAX_FIELD_TEXT)) for f in block.items])]
     if isinstance(block, Context):
-        return [ContextBlock(elements=[_mrkdwn_object(_shorten(mrkdwn(p), MAX_CONTEXT_TEXT)) for p in block.parts])]
+        return [ContextBlock(elements=[_mrkdwn_object(_fitted(p, MAX_CONTEXT_TEXT)) for p in block.parts])]
     if isinstance(block, Divider):
         return [DividerBlock()]
     if isinstance(block, Actions):
@@ -362,6 +362,32 @@ def _pieces(line: list[Inline]) -> list[str]:
             pieces[-1].append(cut)
             size += length
     return [_line(piece) for piece in pieces]
+
+
+def _fitted(rich: Rich, limit: int) -> str:
+    """Rich text as mrkdwn of at most `limit` characters, shortened in the text itself (never in the mrkdwn), so a
+    cut leaves no half of a *bold* pair, an escape (&amp;) or a mention (<@U1>): those are whole or left out."""
+    text = mrkdwn(rich)
+    budget = len(rich.plain())
+    while len(text) > limit and budget > 0:
+        budget -= len(text) - limit + 1  # escapes and markers make mrkdwn longer than the text: try again shorter
+        text = mrkdwn(_cut(rich, budget))
+    return text
+
+
+def _cut(rich: Rich, budget: int) -> Rich:
+    """The first `budget` characters of the text, then an ellipsis; a mention either fits whole or is dropped."""
+    kept: list[Inline] = []
+    for part in rich.parts:
+        size = len(part.text) if isinstance(part, Span) else len(Rich((part,)).plain())
+        if size <= budget:
+            kept.append(part)
+            budget -= size
+            continue
+        if isinstance(part, Span) and budget > 0:
+            kept.append(Span(part.text[:budget], part.bold, part.italic, part.code))
+        break
+    return Rich((*kept, Span("…")))
 
 
 def _shorten(text: str, limit: int, *, plain: bool = False) -> str:

@@ -371,3 +371,16 @@ def test_the_fallback_text_is_the_message_in_escaped_mrkdwn() -> None:
     message = Message([Header("R&D <x>"), Section(Rich((Span("a & b", bold=True),))), Context((Rich((Span("c"),)),))])
     assert to_slack(message).text == "R&amp;D &lt;x&gt;\n\n*a &amp; b*\n\nc"
     assert plain_text(message) == "R&D <x>\n\na & b\n\nc"
+
+
+def test_shortened_small_print_never_cuts_a_pair_a_mention_or_an_escape() -> None:
+    """A context or field over Slack's limit is cut in its text, not in its mrkdwn (issue 11)."""
+    from bot.core.message import ChannelRef, Context, Message, Rich, Span, UserRef
+
+    long = Rich((Span("x" * 2990), Span("bold & <b>", bold=True), UserRef("U123"), ChannelRef("C123"), Span("tail")))
+    (block,) = to_slack(Message([Context((long,))])).blocks
+    text = block["elements"][0]["text"]
+    assert len(text) <= 3000 and text.endswith("…")
+    assert text.count("*") % 2 == 0  # a bold pair whole, or not at all
+    assert not re.search(r"&(?!amp;|lt;|gt;)|&[a-z]*$", text)  # no half escape
+    assert not re.search(r"<[@#][A-Z0-9]*$", text.rstrip("…*"))  # no half mention
