@@ -34,3 +34,15 @@ def pause_team(session: Session, team_id: str, reason: str) -> int:
         channel.paused_reason = reason
         count += 1
     return count
+
+
+def pause_org(session: Session, enterprise_id: str, reason: str) -> int:
+    """Stops the digests of every workspace of an Enterprise Grid org (workspaces are named "E.../T...")."""
+    return sum(
+        pause_team(session, team, reason)
+        for team in set(
+            session.scalars(
+                select(Channel.team_id).where(Channel.team_id.startswith(f"{enterprise_id}/", autoescape=True))
+            )
+        )
+    )

@@ -53,3 +53,15 @@ def installation_store(services: Services) -> SQLAlchemyInstallationStore:
         installations_table_name=INSTALLATIONS_TABLE,
         bots_table_name=BOTS_TABLE,
     )
+
+
+def workspace_key(enterprise_id: str | None, team_id: str | None) -> str:
+    """How the bot names a Slack workspace: its team id, qualified by its Enterprise Grid org ("E1/T1") when it is
+    in one, so that its installation (workspace-level or org-wide) can be found again as Bolt's authorize finds it."""
+    return f"{enterprise_id}/{team_id or ''}" if enterprise_id else team_id or ""
+
+
+def split_workspace_key(key: str) -> tuple[str | None, str | None]:
+    """(enterprise id, team id) of a workspace_key."""
+    enterprise_id, _, team_id = key.rpartition("/")
+    return enterprise_id or None, team_id or None

@@ -18,6 +18,7 @@ from bot.core.reply import Reply
 from bot.digest.runner import Runner
 from bot.services import Services
 from bot.slack.blocks import SlackMessage, to_slack
+from bot.slack.client import workspace_key
 from bot.slack.poster import SlackPoster
 
 Render = Callable[[Reply], SlackMessage]
@@ -74,9 +75,9 @@ def quick(client: WebClient) -> WebClient:
 def caller_of(context: BoltContext, client: WebClient, deps: Deps, channel_id: str | None = None) -> Caller:
     """The person and channel of a request, from Bolt's context; admin rights and channel membership are asked of
     Slack only if a command needs them, and briefly (QUICK_TIMEOUT)."""
-    team, user = str(context.team_id or ""), str(context.user_id or "")
+    team, user = workspace_key(context.enterprise_id, context.team_id), str(context.user_id or "")
     channel = channel_id if channel_id is not None else str(context.channel_id or "")
-    slack = SlackPoster(lambda _team: quick(client))
+    slack = SlackPoster(lambda _workspace: quick(client))
     runner = deps.runner
     return Caller(
         team,

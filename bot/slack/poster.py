@@ -21,7 +21,7 @@ from bot.core.poster import PostError
 from bot.digest.runner import Runner
 from bot.services import Services
 from bot.slack.blocks import SlackMessage, to_slack
-from bot.slack.client import installation_store, web_client
+from bot.slack.client import installation_store, split_workspace_key, web_client
 
 log = logging.getLogger(__name__)
 HISTORY_PAGES = 5  # the marker of a digest posted minutes ago is on the first page; a few more for busy channels
@@ -62,13 +62,17 @@ def client_factory(services: Services) -> Callable[[str], WebClient]:
     store = installation_store(services)
     clients: dict[str, WebClient] = {}
 
-    def for_team(team_id: str) -> WebClient:
-        if team_id not in clients:
-            bot = store.find_bot(enterprise_id=None, team_id=team_id)
+    def for_team(workspace: str) -> WebClient:
+        if workspace not in clients:
+            enterprise_id, team_id = split_workspace_key(workspace)
+            # As Bolt's authorize does: the workspace's own installation, else its org's org-wide installation.
+            bot = store.find_bot(enterprise_id=enterprise_id, team_id=team_id)
+            if bot is None and enterprise_id:
+                bot = store.find_bot(enterprise_id=enterprise_id, team_id=None, is_enterprise_install=True)
             if bot is None or not bot.bot_token:
                 raise PostError("invalid_auth", permanent=True)  # uninstalled: the channel is paused
-            clients[team_id] = web_client(services, bot.bot_token)
-        return clients[team_id]
+            clients[workspace] = web_client(services, bot.bot_token)
+        return clients[workspace]
 
     return for_team
 

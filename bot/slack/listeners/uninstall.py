@@ -7,10 +7,11 @@ from typing import Any
 
 from slack_bolt import BoltContext
 from slack_sdk.oauth.installation_store import InstallationStore
+from sqlalchemy.orm import Session
 
-from bot.digest.store import pause_team
+from bot.digest.store import pause_org, pause_team
 from bot.services import Services
-from bot.slack.client import installation_store
+from bot.slack.client import installation_store, workspace_key
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,19 @@ def installations(services: Services) -> InstallationStore | None:
     return installation_store(services) if services.settings.slack_client_id else None
 
 
+def pause_workspaces(session: Session, context: BoltContext, reason: str) -> None:
+    """The digests of the workspace the event is about; of every workspace of the org when an org-wide install
+    goes (Enterprise Grid: the event names the org and no team)."""
+    if context.enterprise_id and not context.team_id:
+        pause_org(session, context.enterprise_id, reason)
+    else:
+        pause_team(session, workspace_key(context.enterprise_id, context.team_id), reason)
+
+
 def app_uninstalled(context: BoltContext, deps: Deps) -> None:
-    log.info("app uninstalled from team %s", context.team_id)
+    log.info("app uninstalled from team %s (org %s)", context.team_id, context.enterprise_id)
     with deps.services.session_factory.begin() as session:
-        pause_team(session, str(context.team_id), "app_uninstalled")
+        pause_workspaces(session, context, "app_uninstalled")
     store = installations(deps.services)
     if store is not None:
         store.delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
@@ -46,4 +56,4 @@ def tokens_revoked(event: dict[str, Any], context: BoltContext, deps: Deps) -> N
     if tokens.get("bot"):
         store.delete_bot(enterprise_id=context.enterprise_id, team_id=context.team_id)
         with deps.services.session_factory.begin() as session:
-            pause_team(session, str(context.team_id), "tokens_revoked")
+            pause_workspaces(session, context, "tokens_revoked")
