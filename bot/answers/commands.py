@@ -83,24 +83,31 @@ def search_reply(request: Request) -> Reply:
 def _search(request: Request, kinds: tuple[str, ...]) -> Reply:
     session, ref = request.session, reference(request.session)
     parsed = search.parse_query(request.arg, ref.glossary)
-    # A mistyped command ("shw 3") is better answered with "did you mean" than with loose matches.
-    did_you_mean = request.did_you_mean
-    result = search.search(
-        session, parsed, kinds=kinds, limit=PAGE_SIZE, offset=request.offset, relax=did_you_mean is None
-    )
+    result = search.search(session, parsed, kinds=kinds, limit=PAGE_SIZE, offset=request.offset)
+    # Whether the report answers the question is decided by the best hits, which the first page shows.
+    first = result if request.offset == 0 else search.search(session, parsed, kinds=kinds, limit=PAGE_SIZE)
     rows: dict[str, dict[str, Any]] = {}
     for kind in KIND_ORDER:
         ids = [hit.item_id for hit in result.hits if hit.kind == kind]
         if ids:
             rows[kind] = queries.items_by_ids(kind, ids, session=session)
-    # Grouped by kind, the groups in the order of their best hit, each group in rank order.
-    order = list(dict.fromkeys(hit.kind for hit in result.hits))
+    # Grouped by kind, each group in rank order: first the kinds that answer (a figure for "how many"), then the
+    # others, each in the order of its best hit.
+    order = list(dict.fromkeys(hit.kind for hit in result.hits if result.answers(hit)))
+    order += [kind for kind in dict.fromkeys(hit.kind for hit in result.hits) if kind not in order]
     groups = [Group(kind, [rows[kind][h.item_id] for h in result.hits if h.kind == kind]) for kind in order]
-    extra: dict[str, Any] = {"mode": result.mode, "glossed": parsed.glossed, "capped": result.capped}
+    extra: dict[str, Any] = {
+        "mode": result.mode,
+        "glossed": parsed.glossed,
+        "capped": result.capped,
+        # A mistyped command ("shw 3") gets "did you mean" next to whatever the text itself finds, never instead.
+        "did_you_mean": request.did_you_mean,
+        # A question no item answers: the reply says so first, then offers what was found as related items.
+        "declined": bool(result.hits) and not first.answered and request.did_you_mean is None,
+    }
     if not result.hits:
         extra.update(
             suggestions=queries.suggest_titles(request.arg, session=session) if request.lang == "zh" else [],
-            did_you_mean=did_you_mean,
             topics=ref.topics,
         )
     return _results(request, groups, result.total, **extra)
@@ -126,6 +133,7 @@ def _results(request: Request, groups: list[Group], total: int, **extra: Any) ->
         "topics": [],
         "glossed": (),
         "capped": False,
+        "declined": False,
     }
     context.update(extra)
     return Reply("results", request.lang, context)

@@ -65,10 +65,20 @@ class Parser:
         return Command(spec, rest, reply_lang, cleaned, truncated)
 
     def closest(self, text: str) -> str | None:
-        """The command a mistyped first word was probably meant to be: "shw 3" -> "show 3"."""
+        """The command a mistyped first word was probably meant to be: "shw 3" -> "show 3". Only when the rest is
+        what that command takes, so that a question stays a question ("how many ..." is no "show many ...")."""
         head, _, rest = text.partition(" ")
+        rest = rest.strip()
         if not head.isascii() or len(head) < 3:
             return None
         english = [alias for alias in self.by_alias if alias.isascii() and len(alias) > 1]
         match = difflib.get_close_matches(head.lower(), english, n=1, cutoff=0.75)
-        return f"{self.by_alias[match[0]].name} {rest}".strip() if match else None
+        if not match:
+            return None
+        spec = self.by_alias[match[0]]
+        # The same checks parse() makes of an argument.
+        if (spec.takes == "nothing" and rest) or (spec.takes == "words" and not rest):
+            return None
+        if spec.normalise is not None and (rest or spec.takes == "words") and spec.normalise(rest) is None:
+            return None
+        return f"{spec.name} {rest}".strip()

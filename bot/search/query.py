@@ -4,8 +4,13 @@ A query is an AND of groups; a group is an OR of alternatives; an alternative is
 found in the glossary becomes one group whose alternatives are its own words and each Chinese term, so
 "livestream sales" finds 直播销售额 as well as the English label.
 
-Ranking is in tiers that both databases compute identically: 0 an exact title (label) hit, 1 every group found in
-the title, 2 a passing mention. Within a tier, bm25 (SQLite) or ts_rank (PostgreSQL) orders, then the row id.
+Ranking is in tiers that both databases compute identically: 0 an exact title (label) hit, 1 every meaningful group
+found in the title (a bare number such as a year may stand in the body: "livestream sales 2023"), 2 a passing mention.
+Within a tier, bm25 (SQLite) or ts_rank (PostgreSQL) orders, then the row id.
+
+An item answers a query only from tier 0 or 1 with every group found, and only a figure answers "how many"
+(SearchResult.answers); a passing mention, or an item that matches some of the words only, is related to the question
+but does not answer it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bot.core.lang import CJK_CHAR
-from bot.search.text import title_key, tokens
+from bot.search.text import asks_for_figure, title_key, tokens
 from bot.store.models import GlossaryTerm
 
 Alternative = tuple[str, ...]
@@ -35,6 +40,11 @@ class ParsedQuery:
     @property
     def is_empty(self) -> bool:
         return not self.groups
+
+    @property
+    def wants_figure(self) -> bool:
+        """How many, 多少: a question that only a figure (a metric) answers."""
+        return asks_for_figure(self.text)
 
     @property
     def single_char(self) -> str | None:
@@ -61,6 +71,15 @@ class SearchResult:
     mode: Mode
     kinds: tuple[str, ...] = field(default=())
     capped: bool = False  # more matches than were counted: total is a lower bound
+
+    @property
+    def answered(self) -> bool:
+        """Some hit answers the query: every group matched, the meaningful ones in its title, and a figure when the
+        query asks for a number. Tiers are ordered, so the first page decides."""
+        return self.mode != "any" and any(self.answers(hit) for hit in self.hits)
+
+    def answers(self, hit: Hit) -> bool:
+        return hit.tier <= 1 and (hit.kind == "metric" or not self.query.wants_figure)
 
 
 @dataclass(frozen=True)
@@ -156,27 +175,83 @@ def search(
     offset: int = 0,
     relax: bool = True,
 ) -> SearchResult:
-    """Every group must match. Failing that (and when `relax`), items matching any one of the query's meaningful
-    groups, best first ("closest matches"). A one-character CJK query falls back to a scan."""
+    """Every group must match (failing that, every group but the bigrams joining two words of a question). Failing
+    that too (and when `relax`), items matching any one of the query's meaningful groups, best first ("closest
+    matches"). A one-character CJK query falls back to a scan."""
     if query.is_empty:
         return SearchResult(query, [], 0, "all", tuple(kinds))
     if query.single_char is not None:
         return _run(session, query, "char", kinds, topic, limit, offset)
     result = _run(session, query, "all", kinds, topic, limit, offset)
+    if result.total == 0:  # a junction bigram occurs nowhere, so it empties the result: only then look for one
+        joined = _without_junctions(session, query)
+        if joined is not query:
+            query, result = joined, _run(session, joined, "all", kinds, topic, limit, offset)
     relaxed = _relaxable(query.groups)
     if result.total == 0 and relax and len(relaxed) > 1:
         return _run(session, ParsedQuery(query.text, relaxed, query.glossed), "any", kinds, topic, limit, offset)
     return result
 
 
+def _without_junctions(session: Session, query: ParsedQuery) -> ParsedQuery:
+    """Drops the bigrams where a question joins two words that the report writes apart: 力平 in 公共算力平台 (the
+    report: 公共算力开放创新平台), 信满 in 网络诚信满意率. Such a bigram occurs in no document while the bigrams on
+    either side of it do, so they still require both of its characters; an edge bigram (量子) always stays."""
+    groups = query.groups
+
+    def bigram(i: int) -> str | None:
+        alternatives = groups[i]
+        token = alternatives[0][0] if len(alternatives) == 1 and len(alternatives[0]) == 1 else ""
+        return token if len(token) == 2 and CJK_CHAR.match(token) and CJK_CHAR.match(token[1]) else None
+
+    def interior(i: int) -> bool:
+        before, this, after = bigram(i - 1), bigram(i), bigram(i + 1)
+        return bool(before and this and after and before[1] == this[0] and this[1] == after[0])
+
+    found: dict[str, bool] = {}
+
+    def occurs(token: str) -> bool:
+        if token not in found:
+            found[token] = _occurs(session, token)
+        return found[token]
+
+    dropped = {
+        i
+        for i in range(1, len(groups) - 1)
+        if interior(i) and not occurs(groups[i][0][0]) and occurs(groups[i - 1][0][0]) and occurs(groups[i + 1][0][0])
+    }
+    if not dropped:
+        return query
+    kept = tuple(group for i, group in enumerate(groups) if i not in dropped)
+    return ParsedQuery(query.text, kept, query.glossed)
+
+
+def _occurs(session: Session, token: str) -> bool:
+    """Whether any document has `token`: one index lookup that stops at the first match."""
+    if session.get_bind().dialect.name == "sqlite":
+        sql = "SELECT 1 FROM search_fts WHERE search_fts MATCH :expr LIMIT 1"
+        return session.execute(text(sql), {"expr": _fts_expr([((token,),)])}).first() is not None
+    sql = "SELECT 1 FROM search_docs d WHERE d.search_vector @@ to_tsquery('simple', :expr) LIMIT 1"
+    return session.execute(text(sql), {"expr": _tsquery([((token,),)])}).first() is not None
+
+
+# Chinese numerals: 二十 in 数据二十条 is a number, as "20" would be, and must not find 未来二十年 on its own.
+_ZH_NUMERALS = frozenset("零一二两三四五六七八九十百千万亿")
+
+
 def _relaxable(groups: Sequence[Group]) -> tuple[Group, ...]:
-    """Groups worth matching on their own: not bare numbers ("3") or Latin fragments of one or two letters."""
+    """The meaningful groups: not bare numbers ("3", "2023", "二十") or Latin fragments of one or two letters. Only
+    these need to be in a title for tier 1, and only these are matched on their own when relaxing."""
 
     def meaningful(group: Group) -> bool:
         if len(group) > 1:
             return True
         token = group[0][0] if len(group[0]) == 1 else None
-        return token is None or bool(CJK_CHAR.match(token)) or (len(token) > 2 and not token.isdigit())
+        if token is None:
+            return True
+        if CJK_CHAR.match(token):
+            return not set(token) <= _ZH_NUMERALS
+        return len(token) > 2 and not token.isdigit()
 
     return tuple(group for group in groups if meaningful(group))
 
@@ -199,6 +274,9 @@ def _run(
     dialect = session.get_bind().dialect.name
     filters, params = _filters(kinds, topic)
     params.update(key=title_key(query.text), limit=limit, offset=offset, k=CANDIDATES)
+    # Tier 1: the meaningful groups in the title and, like every match, all groups somewhere.
+    title_groups = _relaxable(query.groups) or query.groups
+    whole = title_groups == query.groups
     exact = f"SELECT d.id FROM search_docs d WHERE (d.title_key_zh = :key OR d.title_key_en = :key){filters}"
     if mode == "char":
         params.update(pattern=f"%{query.single_char}%")
@@ -208,16 +286,17 @@ def _run(
         title_source = source
     elif dialect == "sqlite":
         params.update(expr=_fts_expr(query.groups, any_group=mode == "any"))
-        params.update(title_expr="title_tokens : (" + _fts_expr(query.groups) + ")")
+        rest = "" if whole else " AND (" + _fts_expr(query.groups) + ")"
+        params.update(title_expr="title_tokens : (" + _fts_expr(title_groups) + ")" + rest)
         # FTS5 streams matches in rowid order, so LIMIT stops early and bm25 runs for the candidates only.
         source = title_source = "search_fts f JOIN search_docs d ON d.id = f.rowid"
         title_match, match = "search_fts MATCH :title_expr", "search_fts MATCH :expr"
         title_score = score = "bm25(search_fts, 10.0, 1.0)"
     else:
-        params.update(expr=_tsquery(query.groups, any_group=mode == "any"), title_expr=_tsquery(query.groups))
+        params.update(expr=_tsquery(query.groups, any_group=mode == "any"), title_expr=_tsquery(title_groups))
         source = title_source = "search_docs d"
-        title_match = "d.title_vector @@ to_tsquery('simple', :title_expr)"
         match = "d.search_vector @@ to_tsquery('simple', :expr)"
+        title_match = "d.title_vector @@ to_tsquery('simple', :title_expr)" + ("" if whole else f" AND {match}")
         # Negated so that, as with bm25, lower is better.
         title_score = "-ts_rank(d.title_vector, to_tsquery('simple', :title_expr))"
         score = "-ts_rank(d.search_vector, to_tsquery('simple', :expr))"

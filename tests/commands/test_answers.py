@@ -69,6 +69,15 @@ def test_nothing_found_gets_suggestions_not_an_empty_message(session: Session) -
     assert "Nothing found" in text and "compute," in text
     assert "Did you mean /insights show 3?" in text_of(session, "shw 3")
     assert "相近的条目" in text_of(session, "直销")
+    # A question is searched, never taken for a mistyped command.
+    assert "Did you mean" not in text_of(session, "how many livestream sales")
+
+
+def test_a_question_no_item_answers_is_declined_before_the_related_items(session: Session) -> None:
+    text = text_of(session, "直播销售额 2099")
+    assert text.startswith("报告没有给出这一信息（“直播销售额 2099”）。") and "直播销售额: 9.99万亿元" in text
+    assert text_of(session, "how many livestream hosts in 2099").startswith("The report does not state this")
+    assert not text_of(session, "直播销售额").startswith("报告没有给出")
 
 
 def test_usage_errors_are_friendly(session: Session) -> None:
@@ -82,8 +91,9 @@ def test_paging_says_how_many_more(report_services: Services) -> None:
         total = first.context["total"]
         assert total > 2 * PAGE_SIZE and first.context["shown"] == PAGE_SIZE
         assert f"还有 {total - PAGE_SIZE} 条" in terminal_text(first)
-        last = reply_to(session, "policy 数据", offset=2 * PAGE_SIZE)
-        assert last.context["shown"] == total - 2 * PAGE_SIZE and last.context["remaining"] == 0
+        last_offset = (total - 1) // PAGE_SIZE * PAGE_SIZE  # however many items the data holds
+        last = reply_to(session, "policy 数据", offset=last_offset)
+        assert last.context["shown"] == total - last_offset and last.context["remaining"] == 0
         assert "还有" not in terminal_text(last)
 
 

@@ -60,3 +60,11 @@ def test_closest_command_corrects_the_first_word() -> None:
     assert closest_command("metrc 直播") == "metric 直播"
     assert closest_command("livestream") is None
     assert closest_command("直播") is None
+
+
+def test_closest_never_turns_a_question_into_a_command() -> None:
+    # "how" is close to "show", but "many large models ..." is no insight number.
+    assert closest_command("how many large models with more than 1 billion parameters") is None
+    assert closest_command("lsit") == "list"
+    assert closest_command("lsit of digital jobs") is None  # list takes nothing: the rest is a question
+    assert closest_command("serch") is None  # search needs words

@@ -43,6 +43,16 @@ QUERIES = [
     "网络谣言",
     "2023",
     "84.24",
+    # questions: question words dropped, traditional characters, junction bigrams, numerals not matched alone
+    "數據局",
+    "直播銷售額是多少",
+    "数据交易所有多少家",
+    "数据二十条",
+    "筹建中的公共算力平台有多少个",
+    "网络诚信满意率",
+    "how many large models with more than 1 billion parameters",
+    "how many data exchanges",
+    "2023年直播销售额",
 ]
 
 

@@ -92,3 +92,28 @@ def test_broad_queries_count_up_to_the_cap_and_keep_title_hits_first(
     assert result.hits and all(hit.tier == 1 for hit in result.hits)
     narrow = run(any_session, "直播销售额")
     assert not narrow.capped and narrow.total == 2
+
+
+def test_a_year_or_number_may_stand_in_the_body_and_still_rank_in_the_title_tier(any_session: Session) -> None:
+    result = run(any_session, "直播销售额 2030")
+    assert result.hits[0].item_id == "test-livestream-sales" and result.hits[0].tier == 1 and result.answered
+    assert not run(any_session, "直播销售额 2099").answered  # a number nowhere in it: no answer
+
+
+def test_chinese_numerals_are_not_matched_on_their_own(any_session: Session) -> None:
+    parsed = parse_query("直播二十条", load_glossary(any_session))
+    relaxed = search(any_session, parsed)
+    assert relaxed.mode == "any" and not relaxed.answered
+
+
+def test_a_bigram_joining_two_words_of_a_question_is_dropped(any_session: Session) -> None:
+    # 测试增长率: 试增 joins 测试 and 增长 and occurs in no document (the label is 测试算力增长率); its neighbours do.
+    result = run(any_session, "测试增长率")
+    assert result.mode == "all" and result.hits[0].item_id == "test-compute-growth" and result.answered
+    # An edge bigram stays: 量子 occurs nowhere, so nothing has every word.
+    assert run(any_session, "直播量子").mode == "any"
+
+
+def test_a_question_for_a_number_is_answered_by_a_figure_only(any_session: Session) -> None:
+    assert run(any_session, "测试数据局").answered
+    assert not run(any_session, "测试数据局有多少个").answered
