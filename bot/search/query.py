@@ -95,7 +95,8 @@ def load_glossary(session: Session) -> Glossary:
     """English phrase (as search tokens) -> the phrase as written and its Chinese terms."""
     found: dict[tuple[str, ...], tuple[str, list[str]]] = {}
     for en, zh in session.execute(select(GlossaryTerm.en, GlossaryTerm.zh).order_by(GlossaryTerm.id)):
-        phrase = tuple(tokens(en))
+        # As a query reads it: "ministry of commerce" is ("ministry", "commerce").
+        phrase = tuple(tokens(en, query=True))
         if phrase:
             found.setdefault(phrase, (en, []))[1].append(zh)
     return {phrase: Gloss(en, tuple(terms)) for phrase, (en, terms) in found.items()}

@@ -117,3 +117,13 @@ def test_a_bigram_joining_two_words_of_a_question_is_dropped(any_session: Sessio
 def test_a_question_for_a_number_is_answered_by_a_figure_only(any_session: Session) -> None:
     assert run(any_session, "测试数据局").answered
     assert not run(any_session, "测试数据局有多少个").answered
+
+
+def test_a_glossary_phrase_with_stopwords_is_read_as_queries_are(report_services) -> None:
+    """Queries drop "of", "and"...: the glossary's phrases must too, or "ministry of commerce" never reaches 商务部."""
+    from bot.search.query import load_glossary, parse_query
+
+    with report_services.session_factory() as session:
+        glossary = load_glossary(session)
+    for phrase in ("ministry of commerce", "small and medium enterprises", "ministry of science and technology"):
+        assert [english for english, _ in parse_query(phrase, glossary).glossed] == [phrase], phrase
