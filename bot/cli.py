@@ -116,7 +116,7 @@ def _caller(services: Services, args: argparse.Namespace) -> Caller | None:
     from bot.slack.poster import slack_runner
 
     runner = slack_runner(services)
-    return Caller(team, args.channel, user, post_now=partial(runner.deliver_now, team, args.channel))
+    return Caller(team, args.channel, user, post_now=partial(runner.deliver_now, args.channel))
 
 
 def cmd_console(args: argparse.Namespace) -> int:
@@ -176,7 +176,7 @@ def cmd_digest_preview(args: argparse.Namespace) -> int:
 
     services = _ready_services()
     with services.session_factory() as session:
-        channel = find_channel(session, args.team, args.channel)
+        channel = find_channel(session, args.channel)
         if channel is None:
             print(f"channel {args.channel} in team {args.team} follows nothing", file=sys.stderr)
             return 1

@@ -39,7 +39,7 @@ def refusal(session: Session, access: Access, caller: Caller | None, admins: Seq
         return "needs_channel"
     if access == "caller":
         return None
-    if access == "editor" and not queries.channel_is_restricted(caller.team_id, caller.channel_id, session=session):
+    if access == "editor" and not queries.channel_is_restricted(caller.channel_id, session=session):
         return None
     admin = True if caller.user_id in admins else caller.is_admin()
     if admin is None:

@@ -35,7 +35,7 @@ def _changed(session: Session, channel: Channel, caller: Caller, action: str, de
 
 def _channel(request: Request) -> tuple[Caller, Channel | None]:
     caller = request.need_caller()
-    return caller, find_channel(request.session, caller.team_id, caller.channel_id)
+    return caller, find_channel(request.session, caller.channel_id)
 
 
 def _targets(session: Session, text: str) -> tuple[list[tuple[str, str]], list[str]]:

@@ -14,13 +14,13 @@ from bot.digest.store import schedule_of, subscriptions_of
 from bot.store.models import Channel
 
 
-def followed_by_channel(session: Session, team_id: str, channel_ids: Sequence[str]) -> list[dict[str, Any]]:
+def followed_by_channel(session: Session, channel_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Each of these channels that follows something, with what and when its digest comes."""
     if not channel_ids:
         return []
     rows = session.scalars(
         select(Channel)
-        .where(Channel.team_id == team_id, Channel.channel_id.in_(list(channel_ids)))
+        .where(Channel.channel_id.in_(list(channel_ids)))
         .order_by(Channel.channel_id)
     ).all()
     out = []
@@ -38,8 +38,8 @@ def followed_by_channel(session: Session, team_id: str, channel_ids: Sequence[st
     return out
 
 
-def home(session: Session, team_id: str = "", channel_ids: Sequence[str] = ()) -> Reply:
+def home(session: Session, channel_ids: Sequence[str] = ()) -> Reply:
     """In both languages: the platform tells us no locale for the Home tab."""
     ref = reference(session)
-    followed = followed_by_channel(session, team_id, channel_ids)
+    followed = followed_by_channel(session, channel_ids)
     return Reply("home", "en", {**ref.context(), "items": list(ref.insights.values()), "followed": followed})

@@ -217,10 +217,10 @@ class Runner:
         )
         return "empty" if composed.empty else "posted"
 
-    def deliver_now(self, team_id: str, channel_id: str, period_key: str) -> Outcome:
+    def deliver_now(self, channel_id: str, period_key: str) -> Outcome:
         """`digest now` for one channel: delivered like a scheduled digest, under a period key of its own."""
         with self.session_factory() as session:
-            channel = find_channel(session, team_id, channel_id)
+            channel = find_channel(session, channel_id)
             channel_pk = None if channel is None else channel.id
         if channel_pk is None:
             return "skipped"

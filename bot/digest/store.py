@@ -16,8 +16,10 @@ def schedule_of(channel: Channel) -> Schedule:
     return Schedule(channel.schedule_kind, channel.schedule_weekday, dt.time(hour, minute), channel.schedule_zone)  # type: ignore[arg-type]
 
 
-def find_channel(session: Session, team_id: str, channel_id: str) -> Channel | None:
-    return session.scalar(select(Channel).where(Channel.team_id == team_id, Channel.channel_id == channel_id))
+def find_channel(session: Session, channel_id: str) -> Channel | None:
+    """A channel's settings by its id alone: a channel shared between workspaces (Slack Connect) is one
+    conversation with one id, so it has one configuration and gets one digest, whichever workspace set it up."""
+    return session.scalar(select(Channel).where(Channel.channel_id == channel_id))
 
 
 def subscriptions_of(session: Session, channel: Channel) -> list[Subscription]:

@@ -85,6 +85,6 @@ def caller_of(context: BoltContext, client: WebClient, deps: Deps, channel_id: s
         user,
         is_admin=lambda: deps.admins.get(team, user, lambda: slack.is_admin(team, user)),
         can_post=lambda: slack.can_post(team, channel),
-        post_now=None if runner is None else partial(runner.deliver_now, team, channel),
+        post_now=None if runner is None else partial(runner.deliver_now, channel),
         direct=channel.startswith("D"),
     )

@@ -172,7 +172,11 @@ class Channel(Base):
     """A Slack channel's digest settings; created by its first subscription."""
 
     __tablename__ = "channels"
-    __table_args__ = (UniqueConstraint("team_id", "channel_id"),)
+    # A channel id names one conversation, shared or not (Slack Connect): one configuration each.
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id"),
+        Index("uq_channels_channel_id", "channel_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32))

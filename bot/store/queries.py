@@ -68,8 +68,7 @@ def suggest_titles(fragment: str, *, session: Session, limit: int = 5) -> list[s
     return list(session.scalars(select(union.c.title).order_by(func.length(union.c.title)).limit(limit)))
 
 
-def channel_is_restricted(team_id: str, channel_id: str, *, session: Session) -> bool:
-    """Whether a channel's settings (and edits made from it) are kept to admins (`restrict on`)."""
-    return bool(
-        session.scalar(select(Channel.restricted).where(Channel.team_id == team_id, Channel.channel_id == channel_id))
-    )
+def channel_is_restricted(channel_id: str, *, session: Session) -> bool:
+    """Whether a channel's settings (and edits made from it) are kept to admins (`restrict on`), whichever
+    workspace the person is in (a shared channel has one configuration)."""
+    return bool(session.scalar(select(Channel.restricted).where(Channel.channel_id == channel_id)))

@@ -78,7 +78,28 @@ def test_channel_commands_need_a_channel_and_are_per_channel(services: Services)
     assert "works in a channel" in ask(services, "subscribe compute", text_of)
     say(services, "subscribe compute", channel="C1")
     assert "follows nothing" in say(services, "subscriptions", channel="C2")
-    assert "follows nothing" in say(services, "subscriptions", team="T2")
+    # A channel shared with another workspace (Slack Connect) is the same conversation: one configuration.
+    assert "compute" in say(services, "subscriptions", team="T2")
+
+
+def test_a_shared_channel_has_one_configuration_and_one_digest(services: Services, fake_slack) -> None:
+    """Two workspaces in one Slack Connect channel: one set of settings, restrict applies to both (issue 11)."""
+    import datetime as dt
+
+    from bot.slack.poster import slack_runner
+    from tests.digest.test_runner import created
+
+    say(services, "subscribe compute", team="T1")
+    say(services, "subscribe consumption", team="T2", user="U2")
+    say(services, "restrict on", team="T2", user="UADMIN")
+    assert "Only workspace admins" in say(services, "lang zh", team="T1", user="U1")
+    listing = say(services, "subscriptions", team="T1")
+    assert "compute" in listing and "consumption" in listing
+    with services.session_factory() as session:
+        assert session.query(Channel).count() == 1
+    due = dt.datetime(2027, 3, 1, 1, 0, tzinfo=dt.UTC)
+    created(services, due - dt.timedelta(days=1))
+    assert slack_runner(services).run_due(due).outcomes == {"posted": 1}
 
 
 def test_usage_errors_for_channel_commands(services: Services) -> None:

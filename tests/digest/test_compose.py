@@ -34,7 +34,7 @@ def test_a_digest_stays_within_block_kit_limits_at_any_pool_size(services: Servi
     with services.session_factory.begin() as session:
         load_bundle(session, read_bundle(bundle))
     with services.session_factory() as session:
-        digest = compose(session, find_channel(session, "T1", "C1"), now=NOW)
+        digest = compose(session, find_channel(session, "C1"), now=NOW)
         rendered = slack_of(digest.reply)  # slack_sdk's models refuse anything over Slack's limits
     assert len(digest.reply.context["changes"]) == 8 and digest.reply.context["more_changes"] > 40
     assert "and changes to" in rendered.text and "个条目有变化" in rendered.text  # both languages
@@ -43,7 +43,7 @@ def test_a_digest_stays_within_block_kit_limits_at_any_pool_size(services: Servi
 def test_an_empty_digest_says_so_briefly(services: Services) -> None:
     say(services, "subscribe keyword:量子计算")  # a keyword nothing in the data mentions
     with services.session_factory() as session:
-        digest = compose(session, find_channel(session, "T1", "C1"), now=NOW)
+        digest = compose(session, find_channel(session, "C1"), now=NOW)
         rendered = slack_of(digest.reply)
     assert digest.empty and "Nothing new for this channel's subscriptions" in rendered.text
 
@@ -54,5 +54,5 @@ def test_channels_with_the_same_subscriptions_share_one_rendering(services: Serv
     poster = SlackPoster(lambda team: WebClient())
     with services.session_factory() as session:
         composer = Composer(session, NOW)
-        one, two = (composer.compose(find_channel(session, "T1", c), period_key="2027-W09") for c in ("C1", "C2"))
+        one, two = (composer.compose(find_channel(session, c), period_key="2027-W09") for c in ("C1", "C2"))
         assert composer.payload(one, RENDERER, poster) is composer.payload(two, RENDERER, poster)

@@ -175,7 +175,8 @@ def test_the_pause_note_is_in_the_channel_s_digest_language(services: Services, 
 def test_sharded_clocks_split_the_workspaces_between_them(services: Services, fake_slack: FakeSlack) -> None:
     for team in ("T1", "T2", "T3", "T4"):
         fake_slack.add_token(f"xoxb-{team}", team_id=team)
-        say(services, "subscribe compute", team=team)
+        fake_slack.add_channel(f"C{team}")  # channel ids are unique across workspaces, as in Slack
+        say(services, "subscribe compute", team=team, channel=f"C{team}")
     due = dt.datetime(2027, 3, 1, 1, 0, tzinfo=UTC)
     created(services, due - dt.timedelta(days=1))
     clients = {team: web_client(services, f"xoxb-{team}") for team in ("T1", "T2", "T3", "T4")}

@@ -68,7 +68,7 @@ def base_context(services: Services) -> dict[str, Any]:
 
 def home_reply(services: Services, channel_ids: tuple[str, ...] = ()) -> Reply:
     with services.session_factory() as session:
-        return home(session, "T1", channel_ids)
+        return home(session, channel_ids)
 
 
 # ---- fixtures -------------------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_the_digest_shows_what_changed_and_what_is_coming_up(services: Services)
     say(services, "subscribe compute, consumption")
     load(services)
     with services.session_factory() as session:
-        channel = find_channel(session, "T1", "C1")
+        channel = find_channel(session, "C1")
         digest = compose(session, channel, now=dt.datetime(2031, 3, 20, tzinfo=dt.UTC))
         text = text_of(digest.reply)
     assert "9.99 trillion yuan → 12.5 trillion yuan" in text and "New: Test Data Regulations" in text

@@ -11,7 +11,6 @@ from slack_sdk.errors import SlackApiError
 
 from bot.digest.home import home
 from bot.slack.blocks import home_view
-from bot.slack.client import workspace_key
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,5 @@ def publish(event: dict[str, Any], context: BoltContext, client: WebClient, deps
         return
     channel_ids = channels_of(client, event["user"])
     with deps.services.session_factory() as session:
-        message = deps.services.renderer.message(
-            home(session, workspace_key(context.enterprise_id, context.team_id), channel_ids)
-        )
+        message = deps.services.renderer.message(home(session, channel_ids))
     client.views_publish(user_id=event["user"], view=home_view(message))
