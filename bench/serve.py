@@ -1,5 +1,6 @@
 """Serve benchmark: signed /insights requests against `bot serve` under concurrent load (wrk, 16 and 64
-connections), compared in the same run with a bare Bolt app (handler only acks) in the same gunicorn set-up.
+connections), compared in the same run with a bare Bolt app (handler only acks) under the same server (gunicorn's
+arbiter, bot.slack.web's asyncio front as its workers).
 Reports requests/s, p50/p99 latency and peak RSS per worker; writes bench/results/serve.json.
 Targets (issue 4): p99 < 25 ms at 16 connections, throughput >= half the bare app's, RSS per worker < 150 MB.
 """
@@ -171,7 +172,7 @@ def main() -> None:
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(f"\n/insights over HTTP: gunicorn, {report['workers']} sync workers, {report['seconds']} s per run")
+    print(f"\n/insights over HTTP: bot serve, {report['workers']} workers, {report['seconds']} s per run")
     print(f"{'app':<12}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'non-2xx':>9}")
     for name in ("bot", "bot-nocache", "bare"):
         for c in CONNECTIONS:

@@ -111,6 +111,7 @@ def test_single_workspace_end_to_end(tmp_path: Path) -> None:
 
         # App Home.
         assert send(base, event_body(app_home_opened(user="U1")), JSON_CONTENT_TYPE).status == 200
+        assert fake.wait_for(lambda: fake.calls_to("views.publish"))  # published after the acknowledgement
         (publish,) = fake.calls_to("views.publish")
         assert publish.params["view"]["type"] == "home" and publish.token == BOT_TOKEN
 
@@ -167,6 +168,7 @@ def test_oauth_install_with_state_then_uninstall(tmp_path: Path) -> None:
 
         # The new workspace is served with its own token.
         assert send(base, event_body(app_home_opened(user="U1"), team_id="T9"), JSON_CONTENT_TYPE).status == 200
+        assert fake.wait_for(lambda: fake.calls_to("views.publish"))
         assert fake.calls_to("views.publish")[-1].token == token
         answer = send(base, command_body("list", team_id="T9", response_url=fake.response_url()), FORM_CONTENT_TYPE)
         assert "Insight" in answer.body["text"] or "insight" in answer.body["text"]
