@@ -1,11 +1,17 @@
 """`make bench`: every benchmark, each printing a table and writing JSON under bench/results/.
-`python -m bench search` or `python -m bench serve` runs one."""
+`python -m bench NAME` runs one: search, serve, slow, digest or socket_mode."""
 
 import sys
 
-from bench import digest, search, serve
+from bench import digest, search, serve, slow, socket_mode
 
-BENCHMARKS = {"search": search.main, "serve": serve.main, "digest": digest.main}
+BENCHMARKS = {
+    "search": search.main,
+    "serve": serve.main,
+    "slow": slow.main,
+    "digest": digest.main,
+    "socket_mode": socket_mode.main,
+}
 
 for name in sys.argv[1:] or list(BENCHMARKS):
     BENCHMARKS[name]()

@@ -19,9 +19,7 @@ def followed_by_channel(session: Session, channel_ids: Sequence[str]) -> list[di
     if not channel_ids:
         return []
     rows = session.scalars(
-        select(Channel)
-        .where(Channel.channel_id.in_(list(channel_ids)))
-        .order_by(Channel.channel_id)
+        select(Channel).where(Channel.channel_id.in_(list(channel_ids))).order_by(Channel.channel_id)
     ).all()
     out = []
     for channel in rows:
