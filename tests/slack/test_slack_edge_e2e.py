@@ -1,5 +1,5 @@
-"""Through the real `bot serve` (issue 11): every acknowledgement within Slack's 3 seconds whatever Slack's API does, each
-request acted on once (issue 11)."""
+"""Through the real `bot serve` (issue 11): every acknowledgement within Slack's 3 seconds whatever Slack's API does,
+each request acted on once, and an Enterprise Grid org from command to digest."""
 
 from __future__ import annotations
 
