@@ -129,23 +129,29 @@ def check_answer(port: int) -> None:
     assert "1.27" in reply or "ok" in reply, reply[:200]
 
 
+def bot_environment(fake: FakeSlack, tmp: str) -> dict[str, str]:
+    """The environment of a `bot serve` talking to `fake`, its database under `tmp` migrated and loaded."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_API_URL": fake.api_url,
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "bot", "data", "load"], env=env, check=True, capture_output=True)
+    return env
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         print("wrk is not installed (make bench installs it); skipping the serve benchmark")
         return
     report: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "workers": WORKERS, "seconds": DURATION}
     with FakeSlack() as fake, tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_API_URL": fake.api_url,
-            "LOG_LEVEL": "WARNING",
-        }
-        env.pop("SLACK_APP_TOKEN", None)
-        subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env=env, check=True, capture_output=True)
-        subprocess.run([sys.executable, "-m", "bot", "data", "load"], env=env, check=True, capture_output=True)
+        env = bot_environment(fake, tmp)
         bot = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--workers", str(WORKERS), "--port"]
         # (command, extra environment): the bot as deployed (answers remembered per data version), the bot with
         # that cache off (every request answered from the database and rendered), and the bare Bolt app.

@@ -18,7 +18,7 @@ import time
 import urllib.request
 from typing import Any
 
-from bench.serve import RESULTS, SECRET, TOKEN, free_port, server
+from bench.serve import RESULTS, SECRET, bot_environment, free_port, server
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.requests import command_body, sign
 
@@ -68,15 +68,7 @@ def percentile(values: list[float], share: float) -> float:
 def main() -> None:
     report: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "workers": WORKERS, "seconds": DURATION}
     with FakeSlack() as fake, tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_API_URL": fake.api_url,
-            "LOG_LEVEL": "WARNING",
-        }
-        env.pop("SLACK_APP_TOKEN", None)
+        env = bot_environment(fake, tmp)
         port = free_port()
         args = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--workers", str(WORKERS)]
         with server([*args, "--port", str(port)], env, port):
