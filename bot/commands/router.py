@@ -60,7 +60,7 @@ def answer(
     """The reply to a parsed command, in `session` (the caller commits what a writing command changed)."""
     if not reference(session).insights:
         return Reply("no_data", command.lang)
-    refused = refusal(session, command.spec.access, caller, admins)
+    refused = refusal(session, command.spec.access_for(command.arg), caller, admins)
     if refused is not None:
         return notice(command.lang, refused)
     did_you_mean = PARSER.closest(command.arg) if command.spec is PARSER.fallback else None

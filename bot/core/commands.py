@@ -31,7 +31,8 @@ class CommandSpec:
     # The argument as the handler wants it ("三" -> "3"), or None when it is not valid.
     normalise: Callable[[str], str | None] | None = None
     invalid: str = "needs_words"  # the catalogue key (templates/_notices.j2) explaining a missing or invalid argument
-    access: Access = "anyone"
+    # Who may run it; a function of the argument where that decides (`digest preview` anyone, `digest now` an editor).
+    access: Access | Callable[[str], Access] = "anyone"
     writes: bool = False
     # Text that is nothing but a valid argument runs this command ("3" is "show 3").
     bare: bool = False
@@ -39,10 +40,13 @@ class CommandSpec:
     # limit): the catalogue key of what to say at once; the edge answers after acknowledging. None: answered at once.
     deferred: Callable[[str], str | None] | None = None
 
+    def access_for(self, arg: str) -> Access:
+        return self.access(arg) if callable(self.access) else self.access
+
     @property
     def personal(self) -> bool:
         """Its answer depends on who asks, or it changes the store: never cached, always in a write transaction."""
-        return self.access != "anyone" or self.writes
+        return callable(self.access) or self.access != "anyone" or self.writes
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from bot.core.caller import Caller
 from bot.core.commands import CommandSpec, Request
 from bot.core.reply import Reply, notice
 from bot.digest.compose import compose
+from bot.digest.runner import ON_DEMAND
 from bot.digest.schedule import ScheduleError, parse_schedule
 from bot.digest.store import find_channel, schedule_of, subscriptions_of
 from bot.store.history import audit
@@ -193,7 +194,7 @@ def digest(request: Request) -> Reply:
     if caller.post_now is None:
         return notice(lang, "no_platform_to_post")
     # One manual digest per channel and minute: a double click posts once.
-    outcome = caller.post_now(f"now-{now:%Y%m%d%H%M}")
+    outcome = caller.post_now(f"{ON_DEMAND}{now:%Y%m%d%H%M}")
     return notice(lang, "digest_now_" + {"recovered": "posted"}.get(outcome, outcome))
 
 
@@ -261,7 +262,8 @@ COMMANDS = (
         takes="words",
         normalise=lambda text: DIGEST_ACTIONS.get(text.strip().lower()),
         invalid="digest_how",
-        access="caller",
+        # Posting now is a change to the channel, like its settings: a restricted channel keeps it to admins.
+        access=lambda arg: "editor" if arg == "now" else "caller",
         writes=True,
         deferred=lambda arg: "posting_digest" if arg == "now" else None,
     ),

@@ -25,6 +25,7 @@ from bot.core.poster import Poster, PostError
 from bot.core.reply import notice
 from bot.digest.claims import Paused, Posted, claim, claim_fresh, mark_failed, mark_posted
 from bot.digest.compose import Composer, compose, shown_counts, subscriptions_by_channel
+from bot.digest.compose import Digest as Composed
 from bot.digest.due import Due, due_digests, round_robin
 from bot.digest.pacing import TeamPacer
 from bot.digest.store import find_channel
@@ -34,6 +35,9 @@ from bot.store.models import Channel
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "insights_digest"
+# Period keys of digests posted on demand (`digest now`). They do not consume what the scheduled digest will show:
+# the channel's "What changed" watermark and its rotation of highlights stay where they were.
+ON_DEMAND = "now-"
 
 Outcome = Literal["posted", "recovered", "skipped", "retry", "paused", "empty"]
 
@@ -200,7 +204,7 @@ class Runner:
                     return self._failed(digest_id, error, now)
                 if ts is not None:
                     composed = compose(session, channel, now=now, period_key=period_key)
-                    posted = Posted(digest_id, channel_pk, ts, composed.event_id, composed.highlights)
+                    posted = _posted(digest_id, channel_pk, ts, period_key, composed)
                     mark_posted(self.session_factory, [posted], now)
                     return "recovered"
             composed = compose(session, channel, now=now, period_key=period_key)
@@ -212,9 +216,7 @@ class Runner:
             if error.retry_after:
                 self.pacer.hold(team_id, error.retry_after)
             return self._failed(digest_id, error, now)
-        mark_posted(
-            self.session_factory, [Posted(digest_id, channel_pk, ts, composed.event_id, composed.highlights)], now
-        )
+        mark_posted(self.session_factory, [_posted(digest_id, channel_pk, ts, period_key, composed)], now)
         return "empty" if composed.empty else "posted"
 
     def deliver_now(self, channel_id: str, period_key: str) -> Outcome:
@@ -244,3 +246,11 @@ class Runner:
         )
         reply.context["both"] = paused.lang == "both"
         return self.renderer.message(reply)
+
+
+def _posted(digest_id: int, channel_pk: int, ts: str, period_key: str, composed: Composed) -> Posted:
+    """What a posted digest records: an on-demand one leaves the watermark (event 0 never moves it forward) and
+    the rotation alone, so the next scheduled digest still shows everything it would have."""
+    if period_key.startswith(ON_DEMAND):
+        return Posted(digest_id, channel_pk, ts, 0, [])
+    return Posted(digest_id, channel_pk, ts, composed.event_id, composed.highlights)

@@ -17,7 +17,7 @@ from bot.core.reply import Reply, notice
 from bot.store import history as writer
 from bot.store import queries
 from bot.store.models import Event, Follow, ItemTopic, Metric, Note, Observation, PolicyItem, StatusEntry
-from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, Unclear, parse_status, resolve
+from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, Unclear, is_date, parse_status, resolve
 
 MAX_NOTE = 1000
 CHANGES_SHOWN = 15  # rows (an item's changes from one source)
@@ -157,6 +157,10 @@ def track_reply(request: Request) -> Reply:
             example="track national-data-administration in_effect 2027-03 notice",
         )
     item_text, status, date, remark = parsed
+    if date is not None and not is_date(date):
+        return notice(
+            request.lang, "not_a_date", text=date, example="track national-data-administration in_effect 2027-03"
+        )
     found = _found(request, item_text, (Kind.POLICY,))
     if isinstance(found, Reply):
         return found

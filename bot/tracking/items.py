@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,20 @@ from bot.store import queries
 from bot.store.models import Metric, PolicyItem
 
 PARTIAL_DATE = re.compile(PARTIAL_DATE_PATTERN)
+
+
+def is_date(text: str) -> bool:
+    """A year, a month or a day that exists: 2027, 2027-03, 2027-03-15; not 2027-13 or 2027-02-30."""
+    if not PARTIAL_DATE.match(text):
+        return False
+    year, month, day = (int(part) for part in (*text.split("-"), "1", "1")[:3])
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
 STATUS_NAMES: dict[str, tuple[str, str]] = {
     "proposed": ("提出", "proposed"),
     "announced": ("宣布", "announced"),

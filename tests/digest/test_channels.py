@@ -105,3 +105,10 @@ def test_a_shared_channel_has_one_configuration_and_one_digest(services: Service
 def test_usage_errors_for_channel_commands(services: Services) -> None:
     assert "For example: /insights subscribe compute" in say(services, "subscribe")
     assert "digest preview" in say(services, "digest")
+
+
+def test_digest_now_is_kept_to_admins_in_a_restricted_channel(services: Services) -> None:
+    say(services, "subscribe compute", user="UADMIN")
+    say(services, "restrict on", user="UADMIN")
+    assert "Only workspace admins" in say(services, "digest now", user="U1")
+    assert "Only workspace admins" not in say(services, "digest preview", user="U1")  # reading stays open

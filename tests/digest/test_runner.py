@@ -194,3 +194,17 @@ def test_sharded_clocks_split_the_workspaces_between_them(services: Services, fa
     posted = [clock.run_due(due).outcomes.get("posted", 0) for clock in shards]
     assert sum(posted) == 4 and all(posted)  # each clock served its own share, nothing twice
     assert [clock.run_due(due).outcomes for clock in shards] == [{}, {}]
+
+
+def test_a_digest_posted_on_demand_does_not_consume_the_scheduled_one(
+    services: Services, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """`digest now` shows what changed, and the scheduled digest still shows it too (issue 12)."""
+    say(services, "subscribe consumption")
+    created(services, dt.datetime(2027, 2, 27, tzinfo=UTC))
+    with services.session_factory.begin() as session:
+        load_bundle(session, read_bundle(edit_edition(tmp_path, 10.5)))
+    assert runner(services).deliver_now("C1", "now-202702281200") == "posted"
+    assert runner(services).run_due(dt.datetime(2027, 3, 1, 1, 0, tzinfo=UTC)).outcomes == {"posted": 1}
+    on_demand, scheduled = digests_in(fake_slack, "C1")
+    assert CHANGE in on_demand["text"] and CHANGE in scheduled["text"]

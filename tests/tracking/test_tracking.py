@@ -201,3 +201,16 @@ def test_track_takes_any_words_for_the_item_and_an_optional_date(services: Servi
     assert "Recorded: Test Data Bureau → in effect" in say(services, "track Test Data Bureau in effect 2031-05 gazette")
     assert "in effect 2031-05: gazette" in say(services, "history test-data-bureau")
     assert "Note saved" in say(services, "note Test Data Bureau: confirmed by the ministry")
+
+
+def test_a_date_that_does_not_exist_is_refused_and_the_same_status_twice_records_nothing(services: Services) -> None:
+    """track … 2027-13-99 is refused; recording the status an item already has is a no-op that says so (issue 12)."""
+    assert "is not a date that exists" in say(services, "track test-data-bureau stalled 2027-13-99")
+    assert "is not a date that exists" in say(services, "track test-data-bureau stalled 2027-02-30")
+    with services.session_factory() as session:
+        before = session.scalar(select(func.count()).select_from(Event))
+    assert "Recorded" in say(services, "track test-data-bureau stalled 2027-02-28")
+    assert "is already stalled: nothing new was recorded" in say(services, "track test-data-bureau stalled")
+    with services.session_factory() as session:
+        statuses = session.scalars(select(Event).where(Event.id > before, Event.field == "status")).all()
+    assert [(e.old_value, e.new_value) for e in statuses] == [("in_effect", "stalled")]

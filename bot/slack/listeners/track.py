@@ -17,7 +17,7 @@ from bot.slack.deps import Deps, caller_of
 from bot.store.models import PolicyItem
 from bot.store.once import first_time
 from bot.tracking.commands import MAX_NOTE, add_note, item_of, track
-from bot.tracking.items import PARTIAL_DATE, STATUS_NAMES, Found, parse_status
+from bot.tracking.items import STATUS_NAMES, Found, is_date, parse_status
 
 # The modal's input blocks (see bot.slack.blocks.track_modal).
 STATUS, DATE, NOTE = ("status_block", "status"), ("date_block", "date"), ("note_block", "note")
@@ -65,7 +65,7 @@ def submit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClie
     status = parse_status(str(selected.get("value", ""))) if selected else None
     remark = (_value(view, NOTE).get("value") or "").strip()[:MAX_NOTE] or None
     date = (_value(view, DATE).get("value") or "").strip() or None
-    if date is not None and not PARTIAL_DATE.match(date):
+    if date is not None and not is_date(date):
         ack(response_action="errors", errors={DATE[0]: deps.services.renderer.words("en", "date_format")})
         return
     try:
