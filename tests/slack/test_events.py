@@ -67,3 +67,9 @@ def test_an_event_slack_delivers_again_is_handled_once(app: App, fake_slack: Fak
     assert fake_slack.wait_for(lambda: fake_slack.calls_to("views.publish"))
     time.sleep(0.3)  # what a second lazy listener would have done by now
     assert len(fake_slack.calls_to("views.publish")) == 1
+
+
+def test_the_home_tab_is_published_when_slack_will_not_list_the_users_channels(app: App, fake_slack: FakeSlack) -> None:
+    fake_slack.fail("users.conversations", status=503, times=10)
+    assert dispatch(app, event_body(app_home_opened(user="U2"), event_id="Ev9"), "application/json").status == 200
+    assert fake_slack.wait_for(lambda: fake_slack.calls_to("views.publish"))

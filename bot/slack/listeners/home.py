@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def channels_of(client: WebClient, user_id: str, pages: int = 5) -> list[str]:
-    """The channels `user_id` is in (as far as the bot can see); none when Slack will not say."""
+    """The channels `user_id` is in (as far as the bot can see); none when Slack will not say, or not in time (the
+    Home tab is then published without them rather than not at all)."""
     found: list[str] = []
     cursor = None
     try:
@@ -32,6 +33,8 @@ def channels_of(client: WebClient, user_id: str, pages: int = 5) -> list[str]:
                 break
     except SlackApiError as error:
         log.info("could not list %s's channels: %s", user_id, error.response.get("error"))
+    except OSError as error:  # timed out, refused, reset
+        log.info("could not list %s's channels: %s", user_id, type(error).__name__)
     return found
 
 
