@@ -286,12 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from bot.logs import configure
     from bot.settings import Settings
 
-    level = Settings().log_level.upper()
-    logging.basicConfig(
-        level=level if level in logging.getLevelNamesMapping() else "WARNING",
-        format="%(levelname)s %(name)s: %(message)s",
+    settings = Settings()
+    configure(
+        settings.log_level,
+        secrets=(settings.slack_signing_secret, settings.slack_client_secret),
     )
     from bot.catalog.loader import DataError
 

@@ -131,7 +131,11 @@ def test_oauth_install_with_state_then_uninstall(tmp_path: Path) -> None:
     with (
         FakeSlack() as fake,
         bot_server(
-            tmp_path, fake, SLACK_CLIENT_ID=DEFAULT_CLIENT_ID, SLACK_CLIENT_SECRET=DEFAULT_CLIENT_SECRET
+            tmp_path,
+            fake,
+            SLACK_CLIENT_ID=DEFAULT_CLIENT_ID,
+            SLACK_CLIENT_SECRET=DEFAULT_CLIENT_SECRET,
+            LOG_LEVEL="DEBUG",  # the most the log ever says, and still no secret in it
         ) as base,
     ):
         # The install page: our own, with an "Add to Slack" link carrying a fresh state, and the state in a
@@ -181,6 +185,12 @@ def test_oauth_install_with_state_then_uninstall(tmp_path: Path) -> None:
         engine.dispose()
         gone = send(base, command_body("list", team_id="T9", response_url=fake.response_url()), FORM_CONTENT_TYPE)
         assert "Insight 1" not in json.dumps(gone.body)
+
+        # No token or secret in the log, though at DEBUG it records the whole OAuth exchange (issue 12).
+        log = (tmp_path / "server.log").read_text()
+        assert "oauth.v2.access" in log and "xoxb-[redacted]" in log
+        assert token not in log and not re.search(r"xox[a-z]-(?!\[redacted\])", log)
+        assert DEFAULT_CLIENT_SECRET not in log and SECRET not in log
 
 
 def test_healthz_reports_an_unreachable_database_as_503() -> None:
