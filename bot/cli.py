@@ -37,6 +37,12 @@ def _ready_services() -> Services:
 
     services = _services()
     ensure_ready(services)
+    if services.settings.oauth or services.settings.token_encryption_keys:
+        from bot.slack.secrets import check_at_start_up
+
+        # OAuth mode needs TOKEN_ENCRYPTION_KEYS, and a key that reads the stored tokens: say so now, not at a
+        # workspace's next request; and encrypt any token still stored in plaintext.
+        check_at_start_up(services.settings.token_keys, services.settings.oauth, services.engine)
     return services
 
 
@@ -45,6 +51,22 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
     upgrade(_services().engine, args.revision)
     print(f"database at revision {args.revision}")
+    return 0
+
+
+def cmd_secrets_rotate(args: argparse.Namespace) -> int:
+    from bot.slack.secrets import require_cipher, rotate_stored_tokens
+    from bot.store.db import is_migrated, upgrade
+
+    services = _services()
+    keys = require_cipher(services.settings.token_keys)
+    if not is_migrated(services.engine):
+        upgrade(services.engine)
+    count = rotate_stored_tokens(services.engine, keys)
+    print(
+        f"{count} stored Slack token(s) encrypted with the first key of TOKEN_ENCRYPTION_KEYS; "
+        "the keys after it can now be removed"
+    )
     return 0
 
 
@@ -206,7 +228,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             if found is None:
                 raise ConfigurationError(f"--topic {args.topic!r} is not a topic (see: bot ask topics)")
             topic = found.slug
-        sys.stdout.write(export(session, args.format, topic))
+        sys.stdout.write(export(session, args.format, topic, args.workspace))
     return 0
 
 
@@ -233,6 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db.add_parser("upgrade", help="migrate the database to the latest revision")
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(func=cmd_db_upgrade)
+
+    secrets = commands.add_parser("secrets", help="the encryption of stored Slack tokens").add_subparsers(
+        dest="secrets_command", required=True
+    )
+    rotate = secrets.add_parser(
+        "rotate", help="re-encrypt every stored Slack token with the first key of TOKEN_ENCRYPTION_KEYS"
+    )
+    rotate.set_defaults(func=cmd_secrets_rotate)
 
     data = commands.add_parser("data", help="report data").add_subparsers(dest="data_command", required=True)
     load = data.add_parser("load", help="load a data bundle (default: the bundled report)")
@@ -277,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="metrics with their series, policy items with their history")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--topic", help="only this topic (slug or name)")
+    export.add_argument(
+        "--workspace", help="with this workspace's own records (statuses and notes from chat): its team id, or E/T"
+    )
     export.set_defaults(func=cmd_export)
     run = digest.add_parser("run", help="one tick: claim and post what is due")
     run.add_argument("--at", help="as of this ISO time (default now)")
@@ -292,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     configure(
         settings.log_level,
-        secrets=(settings.slack_signing_secret, settings.slack_client_secret),
+        secrets=(settings.slack_signing_secret, settings.slack_client_secret, *settings.token_keys),
     )
     from bot.catalog.loader import DataError
 

@@ -19,13 +19,20 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Services:
+    """`session_factory` waits as long as a data load may take: the loader, the clock, migrations and tools use it.
+    `request_session_factory` is for what a person waits for (commands and answers, from Slack or the terminal): it
+    gives up on a lock after a couple of seconds with bot.core.errors.DatabaseBusy (see bot.store.db)."""
+
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
     renderer: Renderer
     reply_cache: ReplyCache
+    request_engine: Engine
+    request_session_factory: sessionmaker[Session]
 
     def close(self) -> None:
+        self.request_engine.dispose()
         self.engine.dispose()
 
 
@@ -36,8 +43,19 @@ def create_services(settings: Settings | None = None, **overrides: Any) -> Servi
         settings = settings.model_copy(update=overrides)
         settings = Settings.model_validate(settings.model_dump())
     engine = db.make_engine(settings.database_url)
+    # Requests get a second pool on the same database, its connections configured for short waits once, when they
+    # connect (a per-transaction SET LOCAL would cost every request a round trip). An in-memory SQLite database
+    # exists once per engine, so it keeps the one.
+    in_memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+    request_engine = engine if in_memory else db.make_engine(settings.database_url, request=True)
     return Services(
-        settings, engine, db.make_session_factory(engine), Renderer(), ReplyCache(settings.reply_cache_size)
+        settings,
+        engine,
+        db.make_session_factory(engine),
+        Renderer(),
+        ReplyCache(settings.reply_cache_size),
+        request_engine,
+        db.make_session_factory(request_engine),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot import PROJECT_ROOT
@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     log_level: str = "WARNING"
     # "i/n": this digest clock serves one share of the workspaces, so n clocks split a large run between them.
     clock_shard: str | None = Field(default=None, pattern=r"^\d+/[1-9]\d*$")
+    # Whose records (statuses, notes, follows recorded from chat) people see: their workspace's, or, in an
+    # Enterprise Grid org, the whole org's ("org"). Published facts are shared by all.
+    tracking_scope: Literal["workspace", "org"] = "workspace"
     # Rendered answers remembered per process (0 turns the cache off).
     reply_cache_size: int = Field(default=1024, ge=0)
 
@@ -43,6 +46,9 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None
     # Seconds to wait for one Slack Web API call before counting it as a (retryable) failure.
     slack_timeout: int = Field(default=10, ge=1)
+    # Fernet keys, comma-separated, that encrypt the stored Slack tokens (required in OAuth mode): the first encrypts,
+    # every one decrypts, so a new key goes first and an old one stays until `bot secrets rotate` has run.
+    token_encryption_keys: SecretStr | None = None
     # A comma-separated list in the environment (U123,U456), not JSON.
     bot_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -66,6 +72,18 @@ class Settings(BaseSettings):
         if index >= count:
             raise ConfigurationError(f"CLOCK_SHARD {self.clock_shard}: the index must be below the count")
         return index, count
+
+    @property
+    def token_keys(self) -> list[str]:
+        """TOKEN_ENCRYPTION_KEYS as a list, the primary key first; empty when unset."""
+        if self.token_encryption_keys is None:
+            return []
+        return [key.strip() for key in self.token_encryption_keys.get_secret_value().split(",") if key.strip()]
+
+    @property
+    def oauth(self) -> bool:
+        """Many workspaces, each installing through OAuth and stored in our database (bot/slack/app.py)."""
+        return bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def has_slack_credentials(self) -> bool:

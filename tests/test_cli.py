@@ -127,11 +127,17 @@ def test_tracking_from_the_terminal_and_export(tmp_path: Path) -> None:
         "Recorded: National Data Administration → completed"
         in bot(tmp_path, "ask", *me, "track", "national-data-administration", "completed").stdout
     )
-    assert "completed" in bot(tmp_path, "ask", "history", "national", "data", "administration").stdout
+    # The record is workspace T1's: its history shows it, marked; the terminal without a workspace sees the
+    # published facts only.
+    history = bot(tmp_path, "ask", *me, "history", "national", "data", "administration").stdout
+    assert "completed" in history and "recorded in this workspace" in history
+    assert "completed" not in bot(tmp_path, "ask", "history", "national", "data", "administration").stdout
     assert "Following" in bot(tmp_path, "ask", *me, "follow", "livestream", "sales").stdout
     exported = bot(tmp_path, "export", "--format", "csv", "--topic", "data")
     assert exported.returncode == 0 and exported.stdout.startswith("kind,id,title_zh")
-    assert "national-data-administration" in exported.stdout
+    assert "national-data-administration" in exported.stdout and ",completed," not in exported.stdout
+    with_t1 = bot(tmp_path, "export", "--format", "csv", "--topic", "data", "--workspace", "T1").stdout
+    assert ",completed," in with_t1 and ",T1" in with_t1
     data = json.loads(bot(tmp_path, "export", "--format", "json").stdout)
     assert len(data["metrics"]) >= 45 and data["metrics"][0]["series"]
     wrong = bot(tmp_path, "export", "--topic", "nonsense")

@@ -42,3 +42,20 @@ def test_clock_shard(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings(_env_file=None, clock_shard="half")
     with pytest.raises(ConfigurationError):
         _ = Settings(_env_file=None, clock_shard="3/3").shard
+
+
+def test_token_encryption_keys_are_a_secret_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEYS", " first-key-value , second-key-value,")
+    settings = Settings(_env_file=None)
+    assert settings.token_keys == ["first-key-value", "second-key-value"]
+    assert "first-key-value" not in repr(settings) and "first-key-value" not in str(settings.model_dump())
+    monkeypatch.delenv("TOKEN_ENCRYPTION_KEYS")
+    assert Settings(_env_file=None).token_keys == []
+    assert Settings(_env_file=None, token_encryption_keys="").token_keys == []
+
+
+def test_oauth_mode_needs_both_client_id_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert not Settings(_env_file=None, slack_client_id="1.2").oauth
+    assert Settings(_env_file=None, slack_client_id="1.2", slack_client_secret="s").oauth

@@ -56,6 +56,7 @@ def show_reply(request: Request) -> Reply:
             "metric_total": len(metrics),
             "policies": policies[:PAGE_SIZE],
             "policy_total": len(policies),
+            "local": _local(request, policies[:PAGE_SIZE]),
         },
     )
 
@@ -113,6 +114,12 @@ def _search(request: Request, kinds: tuple[str, ...]) -> Reply:
     return _results(request, groups, result.total, **extra)
 
 
+def _local(request: Request, policies: list[Any]) -> dict[str, Any]:
+    """The statuses the asking workspace recorded for these policy items, shown beside the published ones."""
+    workspace = request.caller.workspace if request.caller is not None else None
+    return queries.workspace_statuses([p.id for p in policies], workspace, session=request.session)
+
+
 def _results(request: Request, groups: list[Group], total: int, **extra: Any) -> Reply:
     session, offset = request.session, request.offset
     shown = sum(len(group.items) for group in groups)
@@ -134,6 +141,7 @@ def _results(request: Request, groups: list[Group], total: int, **extra: Any) ->
         "glossed": (),
         "capped": False,
         "declined": False,
+        "local": _local(request, [item for group in groups if group.kind == Kind.POLICY for item in group.items]),
     }
     context.update(extra)
     return Reply("results", request.lang, context)
@@ -151,9 +159,18 @@ COMMANDS = (
         normalise=insight_number,
         invalid="insight_number",
         bare=True,
+        tenanted=True,
     ),
     CommandSpec("metric", ("metrics", "figure", "figures", "指标"), kind_reply, "metric compute"),
-    CommandSpec("policy", ("policies", "政策"), kind_reply, "policy 数据"),
-    CommandSpec("search", ("find", "搜索", "查找"), search_reply, "search 直播", takes="words", invalid="search_what"),
+    CommandSpec("policy", ("policies", "政策"), kind_reply, "policy 数据", tenanted=True),
+    CommandSpec(
+        "search",
+        ("find", "搜索", "查找"),
+        search_reply,
+        "search 直播",
+        takes="words",
+        invalid="search_what",
+        tenanted=True,
+    ),
     CommandSpec("topics", ("主题",), topics_reply, "topics", takes="nothing"),
 )

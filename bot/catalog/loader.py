@@ -25,6 +25,33 @@ FILES: dict[str, type[BaseModel]] = {
     "metrics.yaml": schema.MetricsFile,
     "policies.yaml": schema.PoliciesFile,
 }
+# The most a data file may hold. Parsing YAML takes about 100 MB of memory and 4 s per MB (a 21 MB file took 2 GB and
+# 85 s); the bundled files are at most 0.1 MB (a report of ten insights), so 1 MB leaves room for ten times as much.
+MAX_FILE_BYTES = 1_000_000
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    pass
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key repeated in a mapping is an error: YAML would keep the last value silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`, YAML's own merging of mappings
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                repeated = key in lines
+            except TypeError:  # an unhashable key, which SafeLoader refuses below
+                continue
+            line = key_node.start_mark.line + 1
+            if repeated:
+                raise DuplicateKeyError(f"key {key!r} on line {line} repeats the one on line {lines[key]}")
+            lines[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 @dataclass(frozen=True)
@@ -63,6 +90,7 @@ class LoadResult:
     created: int = 0
     changed: int = 0
     unchanged: int = 0
+    glossary: int = 0  # English phrases new or mapped to other Chinese terms
     events: list[models.Event] = field(default_factory=list)
 
     @property
@@ -87,10 +115,16 @@ def read_bundle(path: Path) -> Bundle:
             if name == "report.yaml":
                 problems.append(Problem(str(file), None, None, "missing: every bundle needs its report.yaml"))
             continue
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.append(
+                Problem(str(file), None, None, f"{size:,} bytes, over the {MAX_FILE_BYTES:,} a data file may hold")
+            )
+            continue
         raw_bytes = file.read_bytes()
         digest.update(name.encode() + b"\0" + raw_bytes)
         try:
-            raw = yaml.safe_load(raw_bytes.decode("utf-8"))
+            raw = yaml.load(raw_bytes.decode("utf-8"), Loader=UniqueKeyLoader)  # noqa: S506 - SafeLoader's subclass
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             problems.append(Problem(str(file), None, None, f"not valid YAML: {error}"))
             continue
@@ -112,7 +146,37 @@ def read_bundle(path: Path) -> Bundle:
     ):
         if name in parsed:
             setattr(bundle, attribute, getattr(parsed[name], attribute))
+    problems = _duplicates(bundle)
+    if problems:
+        raise DataError(problems)
     return bundle
+
+
+def _duplicates(bundle: Bundle) -> list[Problem]:
+    """Keys that the store holds once: one repeated in a bundle would be merged silently (the last one wins) or
+    refused by a unique constraint, with a raw database error, halfway through a load."""
+    problems: list[Problem] = []
+    first: dict[tuple[str, str], str] = {}  # (key name, key) -> the file it first appears in
+    for file, name, keys in (
+        ("topics.yaml", "slug", [topic.slug for topic in bundle.topics]),
+        ("glossary.yaml", "en", [term.en for term in bundle.glossary]),
+        ("insights.yaml", "number", [str(insight.number) for insight in bundle.insights]),
+        # One id names one item, metric or policy item.
+        ("metrics.yaml", "id", [metric.id for metric in bundle.metrics]),
+        ("policies.yaml", "id", [policy.id for policy in bundle.policies]),
+    ):
+        for key in keys:
+            if (name, key) in first:
+                problems.append(Problem(file, key, name, f"duplicate {name} (also in {first[name, key]})"))
+            first[name, key] = file
+    # Lists whose entries are rows of their own (unique per item).
+    lists = [("glossary.yaml", term.en, "zh", term.zh) for term in bundle.glossary]
+    for file, items in (("metrics.yaml", bundle.metrics), ("policies.yaml", bundle.policies)):
+        lists += [(file, item.id, "topics", item.topics) for item in items]
+    for file, item, name, values in lists:
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        problems.extend(Problem(file, item, name, f"{value!r} listed twice") for value in repeated)
+    return [Problem(str(bundle.path / p.file), p.item, p.field, p.message) for p in problems]
 
 
 def _problems(file: str, raw: Any, error: ValidationError) -> Iterable[Problem]:
@@ -123,26 +187,23 @@ def _problems(file: str, raw: Any, error: ValidationError) -> Iterable[Problem]:
         if len(loc) >= 2 and isinstance(loc[1], int) and isinstance(raw, Mapping):
             entries = raw.get(str(loc[0])) or []
             entry = entries[loc[1]] if loc[1] < len(entries) else None
-            ident = entry.get("id", entry.get("number", entry.get("slug"))) if isinstance(entry, Mapping) else None
+            keys = ("id", "number", "slug", "en")
+            ident = next((entry[k] for k in keys if k in entry), None) if isinstance(entry, Mapping) else None
             item = str(ident) if ident is not None else f"#{loc[1] + 1}"
             loc = loc[2:]
         yield Problem(file, item, ".".join(map(str, loc)) or None, detail["msg"])
 
 
 def check_references(session: Session, bundle: Bundle) -> None:
-    """Ids unique; topics and insights referenced exist, in the bundle or already in the store."""
+    """Topics and insights referenced exist, in the bundle or already in the store."""
     problems: list[Problem] = []
     topics = {t.slug for t in bundle.topics} | set(session.scalars(select(models.Topic.slug)))
     insights = {i.number for i in bundle.insights} | set(session.scalars(select(models.Insight.number)))
     for insight in bundle.insights:
         if insight.topic not in topics:
             problems.append(Problem("insights.yaml", str(insight.number), "topic", f"unknown topic {insight.topic!r}"))
-    seen: dict[str, str] = {}
     for file, items in (("metrics.yaml", bundle.metrics), ("policies.yaml", bundle.policies)):
         for item in items:
-            if item.id in seen:
-                problems.append(Problem(file, item.id, "id", f"duplicate id (also in {seen[item.id]})"))
-            seen[item.id] = file
             if item.insight not in insights:
                 problems.append(Problem(file, item.id, "insight", f"unknown insight {item.insight}"))
             problems.extend(
@@ -163,7 +224,7 @@ def load_bundle(session: Session, bundle: Bundle) -> LoadResult:
     _merge(session, result, "report", models.Report, report_id, _fields(bundle.report))
     for topic in bundle.topics:
         _merge(session, result, "topic", models.Topic, topic.slug, _fields(topic))
-    _merge_glossary(session, bundle.glossary)
+    _merge_glossary(session, result, bundle.glossary)
     session.flush()
     for insight in bundle.insights:
         insight_row = _merge(
@@ -273,19 +334,31 @@ def _merge_topics(session: Session, result: LoadResult, kind: str, item_id: str,
         _event(session, result, kind, item_id, "topics", ",".join(old), ",".join(topics))
 
 
-def _merge_glossary(session: Session, terms: Sequence[schema.GlossaryTerm]) -> None:
-    existing = {(en, zh) for en, zh in session.execute(select(models.GlossaryTerm.en, models.GlossaryTerm.zh))}
+def _merge_glossary(session: Session, result: LoadResult, terms: Sequence[schema.GlossaryTerm]) -> None:
+    """Each English phrase of the bundle maps to the Chinese terms it lists, in its order; phrases it does not list
+    stay, like items. A change is an event like any other: a recorded load, and a new data version, on which every
+    process reads the glossary again (bot.catalog.reference)."""
+    stored: dict[str, list[models.GlossaryTerm]] = {}
+    for row in session.scalars(select(models.GlossaryTerm).order_by(models.GlossaryTerm.id)):
+        stored.setdefault(row.en, []).append(row)
     for term in terms:
-        for zh in term.zh:
-            if (term.en, zh) not in existing:
-                session.add(models.GlossaryTerm(en=term.en, zh=zh))
-                existing.add((term.en, zh))
+        rows = stored.get(term.en, [])
+        old = [row.zh for row in rows]
+        if old == term.zh:
+            continue
+        for row in rows:
+            session.delete(row)
+        session.flush()  # before the same (en, zh) is inserted again in the new order
+        session.add_all(models.GlossaryTerm(en=term.en, zh=zh) for zh in term.zh)
+        name, old_value = ("zh", ",".join(old)) if old else ("created", None)
+        _event(session, result, "glossary", term.en, name, old_value, ",".join(term.zh))
+        result.glossary += 1
 
 
 def summary(result: LoadResult) -> str:
     if not result.events:
         return f"{result.source}: no changes ({result.unchanged} items already up to date)"
     return (
-        f"{result.source}: {result.created} created, {result.changed} changed, {result.unchanged} unchanged; "
-        f"{result.changes} change events recorded"
+        f"{result.source}: {result.created} created, {result.changed} changed, {result.unchanged} unchanged, "
+        f"{result.glossary} glossary phrases new or changed; {result.changes} change events recorded"
     )

@@ -7,10 +7,16 @@ policies.yaml. Every item has a stable id that subscriptions, history and follow
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy import String
+from sqlalchemy.orm import QueryableAttribute
+
+from bot.store import models
 
 ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 TOPIC_SLUG_PATTERN = r"^[a-z][a-z0-9]*$"
@@ -48,12 +54,65 @@ PolicyStatus = Literal[
     "stalled",
 ]
 
+# A figure the renderer can show and compute with (bot.core.figures): finite and at most 15 digits, so below 10^15
+# in its unit and below 10^27 in base units (a 万亿 or trillion unit scales by 10^12), inside Decimal's 28 digits.
+MAX_FIGURE_DIGITS = 15
+
+
+def _written_out(value: Decimal) -> Decimal:
+    # Stored as its text (String(40)) and printed digit by digit: the text must be the plain number.
+    if "E" in str(value):
+        raise PydanticCustomError("figure", "write the number out (1000, not 1E+3), at least 0.000001")
+    return value
+
+
+FigureValue = Annotated[Decimal, Field(max_digits=MAX_FIGURE_DIGITS, allow_inf_nan=False), AfterValidator(_written_out)]
+
+
+def column_limits(*tables: type[models.Base], **elsewhere: Sequence[QueryableAttribute[Any]]) -> dict[str, int]:
+    """The most characters each field may hold: the String(n) of the column of the same name in `tables`, and of the
+    columns in `elsewhere` (where a field is stored under another name too), whichever is shortest. Text is free."""
+    columns = [(column.name, column.type) for table in tables for column in table.__table__.columns]
+    columns += [(name, column.type) for name, stored in elsewhere.items() for column in stored]
+    limits: dict[str, int] = {}
+    for name, type_ in columns:
+        if isinstance(type_, String) and type_.length:
+            limits[name] = min(type_.length, limits.get(name, type_.length))
+    return limits
+
+
+# An item's id is also the key of its events, topics and search row.
+ITEM_ID = (models.Event.item_id, models.ItemTopic.item_id, models.SearchDoc.item_id)
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    # Field name -> most characters, read from the tables a model is stored in (column_limits): the sizes are the
+    # database's, written down once, in bot/store/models.py.
+    limits: ClassVar[dict[str, int]] = {}
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
+        """Text every database stores as it is: PostgreSQL refuses a NUL character and a string longer than its
+        column, where SQLite takes both. (pydantic itself refuses a lone surrogate, which neither can encode.)"""
+        limit = cls.limits.get(info.field_name or "")
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            if "\x00" in text:
+                raise PydanticCustomError("text", "contains a NUL character (\\x00), which the database cannot store")
+            if limit is not None and len(text) > limit:
+                raise PydanticCustomError(
+                    "text",
+                    "{length} characters, over the {limit} the database holds",
+                    {"length": len(text), "limit": limit},
+                )
+        return value
 
 
 class ReportFile(Strict):
+    limits = column_limits(models.Report, id=(*ITEM_ID, models.DataLoad.report_id))
     id: str = Field(pattern=ID_PATTERN)
     title_zh: str
     title_en: str
@@ -69,6 +128,7 @@ class ReportFile(Strict):
 
 
 class Topic(Strict):
+    limits = column_limits(models.Topic, slug=(models.ItemTopic.topic, *ITEM_ID))
     slug: str = Field(pattern=TOPIC_SLUG_PATTERN)
     name_zh: str
     name_en: str
@@ -77,6 +137,8 @@ class Topic(Strict):
 
 
 class GlossaryTerm(Strict):
+    # A phrase is also the key of the events that record its changes.
+    limits = column_limits(models.GlossaryTerm, en=ITEM_ID)
     en: str
     zh: list[str] = Field(min_length=1)
 
@@ -87,6 +149,7 @@ class GlossaryTerm(Strict):
 
 
 class Insight(Strict):
+    limits = column_limits(models.Insight)
     number: int = Field(ge=1, le=10)
     topic: str = Field(pattern=TOPIC_SLUG_PATTERN)
     title_zh: str
@@ -105,13 +168,14 @@ class Item(Strict):
 
 
 class Metric(Item):
+    limits = column_limits(models.Metric, models.Observation, id=ITEM_ID, topics=(models.ItemTopic.topic,))
     label_zh: str
     label_en: str
-    value: Decimal
+    value: FigureValue
     unit_zh: str = ""
     unit_en: str = ""
     # When the English figure is scaled differently (7300万 -> 73 million).
-    value_en: Decimal | None = None
+    value_en: FigureValue | None = None
     qualifier: Qualifier | None = None
     # A wording that reads better than value + unit ("全球第二" / "2nd in the world").
     display_zh: str | None = None
@@ -123,6 +187,7 @@ class Metric(Item):
 
 
 class PolicyItem(Item):
+    limits = column_limits(models.PolicyItem, models.StatusEntry, id=ITEM_ID, topics=(models.ItemTopic.topic,))
     kind: PolicyKind
     title_zh: str
     title_en: str

@@ -17,7 +17,7 @@ from bot.catalog.reference import reference
 from bot.commands.parser import Parser
 from bot.core.caller import Caller
 from bot.core.commands import Access, Command, Request
-from bot.core.errors import UsageError
+from bot.core.errors import DatabaseBusy, UsageError
 from bot.core.lang import Lang
 from bot.core.reply import Reply, notice
 from bot.digest.commands import COMMANDS as CHANNELS
@@ -39,14 +39,22 @@ def refusal(session: Session, access: Access, caller: Caller | None, admins: Seq
         return "needs_channel"
     if access == "caller":
         return None
-    if access == "editor" and not queries.channel_is_restricted(caller.channel_id, session=session):
-        return None
+    if access == "editor":
+        # A restricted channel keeps every write made from it to admins; the workspace decides the same for DMs.
+        if caller.direct:
+            restricted = queries.dm_edits(caller.workspace, session=session) == "admins"
+        else:
+            restricted = queries.channel_is_restricted(caller.channel_id, session=session)
+        if not restricted:
+            return None
     admin = True if caller.user_id in admins else caller.is_admin()
     if admin is None:
         return "cannot_verify_admin"
     if admin:
         return None
-    return "admins_only" if access == "admin" else "restricted_channel"
+    if access == "admin":
+        return "admins_only"
+    return "dm_edits_admins" if caller.direct else "restricted_channel"
 
 
 def answer(
@@ -112,18 +120,37 @@ def ask(
     command = parse(text, lang) if isinstance(text, str) else text
     if isinstance(command, Reply):
         return render(command)
+    try:
+        return _run(services, command, render, caller, lang, offset, shared_by)
+    except DatabaseBusy:
+        # A data load holds the lock this needs: logged by bot.store.db, rolled back, nothing written; said in time.
+        return render(notice(command.lang, "data_updating"))
+
+
+def _run(
+    services: Services,
+    command: Command,
+    render: Callable[[Reply], T],
+    caller: Caller | None,
+    lang: Lang | None,
+    offset: int,
+    shared_by: str | None,
+) -> T:
+    """ask() for a parsed command, in sessions that wait a couple of seconds at most for a lock."""
     admins = services.settings.bot_admins
     if command.spec.personal:
-        with services.session_factory.begin() as session:
+        with services.request_session_factory.begin() as session:
             reply = answer(session, command, caller=caller, offset=offset, admins=admins)
         return render(_addressed(reply, command, offset, shared_by))
     cache = services.reply_cache
-    with services.session_factory() as session:
-        key = (command.text, lang, offset, shared_by, render, reference(session).version)
+    # An answer that shows a workspace's own records is remembered per workspace: another never sees them.
+    asker = caller if command.spec.tenanted else None
+    with services.request_session_factory() as session:
+        key = (command.text, lang, offset, shared_by, render, reference(session).version, asker and asker.workspace)
         hit: T | None = cache.get(key)
         if hit is not None:
             return hit
-        reply = answer(session, command, offset=offset, admins=admins)
+        reply = answer(session, command, caller=asker, offset=offset, admins=admins)
         rendered = render(_addressed(reply, command, offset, shared_by))
     cache.put(key, rendered)
     return rendered

@@ -27,3 +27,11 @@ class Caller:
     post_now: Callable[[str], str] | None = field(default=None, compare=False)
     # A one-to-one conversation with the bot, where channel settings make no sense.
     direct: bool = False
+    # Where what this person records from chat (statuses, notes, follows) belongs and is seen: their workspace, or
+    # their Enterprise Grid org where the operator chooses (TRACKING_SCOPE=org). Empty: the workspace, team_id.
+    tenant: str = ""
+
+    @property
+    def workspace(self) -> str:
+        """The tenant of the records this caller makes and sees (see `tenant`)."""
+        return self.tenant or self.team_id

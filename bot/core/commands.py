@@ -39,6 +39,9 @@ class CommandSpec:
     # For an argument whose work can outlast a platform's acknowledgement (posting, which may wait out a rate
     # limit): the catalogue key of what to say at once; the edge answers after acknowledging. None: answered at once.
     deferred: Callable[[str], str | None] | None = None
+    # Its answer shows the asking workspace's own records (statuses, notes) beside the published facts: remembered
+    # per workspace, and given the caller where there is one.
+    tenanted: bool = False
 
     def access_for(self, arg: str) -> Access:
         return self.access(arg) if callable(self.access) else self.access

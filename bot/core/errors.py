@@ -15,3 +15,8 @@ class UsageError(Exception):
     def __init__(self, key: str, example: str, lang: Lang, **details: object) -> None:
         super().__init__(key)
         self.key, self.example, self.lang, self.details = key, example, lang, details
+
+
+class DatabaseBusy(Exception):
+    """A request gave up waiting for the database: a data load (or another long write) holds the lock it needs.
+    Nothing was written (its transaction rolled back); the same request works once the load has finished."""

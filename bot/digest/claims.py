@@ -1,20 +1,22 @@
-"""Claims on (channel, period) and what came of them.
+"""Claims on (channel, period), their leases, and what came of them.
 
 A claim is the insert of the digests row for (channel, period): the unique constraint lets exactly one clock win.
-A claim whose clock died is taken over after CLAIM_TIMEOUT, and a failed post is claimed again when its retry is
-due; such a claim may follow a post that reached Slack, so its owner looks for the digest's marker first (see
-bot.digest.runner).
+A claim is a lease until `lease_until`, set and compared on the database's clock (database_now), so clocks whose own
+clocks disagree still agree on who holds what. The clock working on a claim renews its lease (renew) until it has
+recorded the outcome; a claim whose lease ran out (its clock died or hung) is taken over by compare-and-set, and a
+failed post is claimed again when its retry is due. Either may follow a post that reached Slack, so the new owner
+looks for the digest's marker first (see bot.digest.runner).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Integer, Table, bindparam, case, insert, select, update
+from sqlalchemy import CursorResult, Integer, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,9 +26,27 @@ from bot.store.models import AuditEntry, Channel, Digest, DigestHighlight
 
 log = logging.getLogger(__name__)
 
-CLAIM_TIMEOUT = dt.timedelta(minutes=10)  # far longer than a post takes, even with Slack's retries
+# A claim's lease: renewed every third of it while its clock works, so only a clock that died or hung loses one.
+LEASE = dt.timedelta(minutes=2)
+# Claims made before leases existed (no lease_until, migration 0009) are stale this long after they were made.
+LEGACY_TIMEOUT = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 8
 BATCH = 500
+
+
+def database_now(session: Session) -> dt.datetime:
+    """The database's clock (UTC): one clock for every process, whatever their own clocks say (SQLite is a file on
+    one machine, whose clock its processes share).
+
+    SQLite's CURRENT_TIMESTAMP has whole seconds and a text form of its own; strftime('%f') gives milliseconds, and
+    the value, parsed here, is stored and compared in SQLAlchemy's form like any other datetime."""
+    if session.get_bind().dialect.name == "sqlite":
+        text = session.scalar(select(func.strftime("%Y-%m-%d %H:%M:%f", "now")))
+        return dt.datetime.fromisoformat(str(text)).replace(tzinfo=dt.UTC)
+    # now() is the transaction's start: callers read it at the start of a short one.
+    value = session.scalar(select(func.now()))
+    assert isinstance(value, dt.datetime)
+    return value.astimezone(dt.UTC)
 
 
 def claim_fresh(
@@ -34,10 +54,12 @@ def claim_fresh(
     clock_id: str,
     periods: Sequence[tuple[int, str, dt.datetime]],
     now: dt.datetime,
+    lease: dt.timedelta = LEASE,
 ) -> dict[int, int]:
     """Claims (channel pk, period key, due at) that nobody had claimed: channel pk -> digest id for those won."""
     claimed: dict[int, int] = {}
     with session_factory.begin() as session:
+        lease_until = database_now(session) + lease
         dialect_insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
         statement = dialect_insert(Digest).on_conflict_do_nothing().returning(Digest.channel_pk, Digest.id)
         for start in range(0, len(periods), BATCH):
@@ -49,6 +71,7 @@ def claim_fresh(
                     "status": "claimed",
                     "claimed_by": clock_id,
                     "claimed_at": now,
+                    "lease_until": lease_until,
                     "attempts": 1,
                 }
                 for pk, key, at in periods[start : start + BATCH]
@@ -65,21 +88,31 @@ def claim(
     period_key: str,
     due_at: dt.datetime,
     now: dt.datetime,
+    lease: dt.timedelta = LEASE,
 ) -> tuple[int | None, bool]:
-    """(digest id, whether an earlier attempt may have reached Slack), or (None, False) when not ours."""
-    fresh = claim_fresh(session_factory, clock_id, [(channel_pk, period_key, due_at)], now)
+    """(digest id, whether an earlier attempt may have reached Slack), or (None, False) when not ours.
+
+    `now` (the clock's own time) says whether a retry is due; whether a lease ran out is the database's to say."""
+    fresh = claim_fresh(session_factory, clock_id, [(channel_pk, period_key, due_at)], now, lease)
     if channel_pk in fresh:
         return fresh[channel_pk], False
-    # Claimed before: by another clock now, or by one that died or is waiting to retry.
+    # Claimed before: by a live clock now, or by one that died or is waiting to retry.
     with session_factory.begin() as session:
         digest = session.scalar(select(Digest).where(Digest.channel_pk == channel_pk, Digest.period_key == period_key))
         if digest is None or digest.status in ("posted", "failed"):
             return None, False
-        ready = digest.next_attempt_at is not None and _aware(digest.next_attempt_at) <= now
-        stale = digest.status == "claimed" and _aware(digest.claimed_at) <= now - CLAIM_TIMEOUT
-        if not (ready or stale):
+        db_now = database_now(session)
+        if digest.status == "claimed":  # takeable once its lease ran out: its clock died or hung
+            if digest.lease_until is not None:
+                takeable = _aware(digest.lease_until) < db_now
+            else:
+                takeable = _aware(digest.claimed_at) <= now - LEGACY_TIMEOUT
+        else:  # "retry": takeable when the retry is due
+            takeable = digest.next_attempt_at is not None and _aware(digest.next_attempt_at) <= now
+        if not takeable:
             return None, False
-        # Compare-and-set on the claim we saw: of two clocks taking over, one wins.
+        # Compare-and-set on the claim as we saw it, lease included: of two clocks taking over, one wins, and a
+        # lease its holder renewed meanwhile is not taken.
         taken = cast(
             CursorResult[Any],
             session.execute(
@@ -89,17 +122,47 @@ def claim(
                     Digest.claimed_at == digest.claimed_at,
                     Digest.claimed_by == digest.claimed_by,
                     Digest.status == digest.status,
+                    Digest.lease_until == digest.lease_until,  # IS NULL when there was none
                 )
                 .values(
                     status="claimed",
                     claimed_by=clock_id,
                     claimed_at=now,
+                    lease_until=db_now + lease,
                     attempts=Digest.attempts + 1,
                     next_attempt_at=None,
                 )
+                .execution_options(synchronize_session=False)
             ),
         )
         return (digest.id, True) if taken.rowcount == 1 else (None, False)
+
+
+def renew(
+    session_factory: sessionmaker[Session], clock_id: str, digest_ids: Collection[int], lease: dt.timedelta = LEASE
+) -> set[int]:
+    """Extends the leases of claims this clock is working on; returns those still its own. A claim missing from the
+    answer was taken over (its lease ran out while this clock could not renew it): its digest must not be posted
+    here. A lease that ran out but was not taken is simply extended: nobody else can have posted."""
+    ids = sorted(digest_ids)
+    ours: set[int] = set()
+    with session_factory.begin() as session:
+        lease_until = database_now(session) + lease
+        for start in range(0, len(ids), BATCH):
+            ours.update(
+                session.scalars(
+                    update(Digest)
+                    .where(
+                        Digest.id.in_(ids[start : start + BATCH]),
+                        Digest.claimed_by == clock_id,
+                        Digest.status == "claimed",
+                    )
+                    .values(lease_until=lease_until)
+                    .returning(Digest.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+    return ours
 
 
 @dataclass(frozen=True)
@@ -155,13 +218,17 @@ class Paused:
 
 
 def mark_failed(
-    session_factory: sessionmaker[Session], digest_id: int, error: PostError, now: dt.datetime
+    session_factory: sessionmaker[Session], digest_id: int, error: PostError, now: dt.datetime, clock_id: str
 ) -> Paused | None:
     """A post that failed: retried later (None), or, when it never will succeed or has failed too often, the
-    period given up and the channel paused until someone changes its settings."""
+    period given up and the channel paused until someone changes its settings. Only on a claim `clock_id` still
+    holds: one that was taken over is its new holder's to record."""
     with session_factory.begin() as session:
         digest = session.get(Digest, digest_id)
         assert digest is not None
+        if digest.status != "claimed" or digest.claimed_by != clock_id:
+            log.warning("digest %s was taken over by %s: its failure is not recorded", digest_id, digest.claimed_by)
+            return None
         digest.last_error = error.error
         if not (error.permanent or digest.attempts >= MAX_ATTEMPTS):
             wait = error.retry_after or min(30 * 2 ** (digest.attempts - 1), 1800)

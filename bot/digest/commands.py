@@ -18,13 +18,15 @@ from bot.digest.runner import ON_DEMAND
 from bot.digest.schedule import ScheduleError, parse_schedule
 from bot.digest.store import find_channel, schedule_of, subscriptions_of
 from bot.store.history import audit
-from bot.store.models import Channel, Event, Subscription
+from bot.store.models import Channel, Event, Subscription, WorkspaceSettings
 
 KEYWORD_PREFIXES = ("keyword:", "关键词:", "关键词：", "kw:")
 MAX_KEYWORD = 40
 MAX_SUBSCRIPTIONS = 50
 LANG_CHOICES = {"zh": "zh", "中文": "zh", "en": "en", "english": "en", "英文": "en", "both": "both", "双语": "both"}
 ON_OFF = {"on": True, "off": False, "开": True, "关": False}
+# `restrict dms on`: the workspace's direct messages with the bot, rather than this channel.
+DMS = ("dms", "dm", "私信")
 DIGEST_ACTIONS = {"preview": "preview", "预览": "preview", "now": "now", "立即": "now"}
 
 
@@ -78,7 +80,11 @@ def subscribe(request: Request) -> Reply:
         # "What changed" starts now: the store's history before the subscription is not news to this channel.
         newest = session.scalar(select(func.max(Event.id))) or 0
         channel = Channel(
-            team_id=caller.team_id, channel_id=caller.channel_id, set_up_by=caller.user_id, last_event_id=newest
+            team_id=caller.team_id,
+            channel_id=caller.channel_id,
+            workspace=caller.workspace,
+            set_up_by=caller.user_id,
+            last_event_id=newest,
         )
         session.add(channel)
         session.flush()
@@ -148,15 +154,37 @@ def set_lang(request: Request) -> Reply:
     return notice(lang, "digest_lang_set", choice=choice)
 
 
+def _restriction(text: str) -> str | None:
+    """`on`, `off`, `dms on`, `dms off` (any case, Chinese too), normalised; None for anything else."""
+    words = text.strip().lower().split()
+    if len(words) == 2 and words[0] in DMS and words[1] in ON_OFF:
+        return f"dms {words[1]}"
+    return words[0] if len(words) == 1 and words[0] in ON_OFF else None
+
+
 def restrict(request: Request) -> Reply:
     session, lang = request.session, request.lang
     caller, channel = _channel(request)
+    if request.arg.startswith("dms "):
+        return _restrict_dms(request, caller, ON_OFF[request.arg.split()[1]])
     if channel is None:
         return notice(lang, "follows_nothing")
     choice = ON_OFF[request.arg]
     channel.restricted = choice
     _changed(session, channel, caller, "restrict", "on" if choice else "off")
     return notice(lang, "restricted" if choice else "unrestricted")
+
+
+def _restrict_dms(request: Request, caller: Caller, admins_only: bool) -> Reply:
+    """Who may record tracking changes (track, note) in direct messages with the bot, for the whole workspace."""
+    session = request.session
+    settings = session.get(WorkspaceSettings, caller.workspace)
+    if settings is None:
+        settings = WorkspaceSettings(workspace=caller.workspace)
+        session.add(settings)
+    settings.dm_edits, settings.updated_by = ("admins" if admins_only else "anyone"), caller.user_id
+    audit(caller, "restrict dms", "on" if admins_only else "off", session=session)
+    return notice(request.lang, "dms_restricted" if admins_only else "dms_unrestricted")
 
 
 def subscriptions(request: Request) -> Reply:
@@ -249,7 +277,7 @@ COMMANDS = (
         restrict,
         "restrict on",
         takes="words",
-        normalise=_one_of(ON_OFF),
+        normalise=_restriction,
         invalid="choose_on_off",
         access="admin",
         writes=True,

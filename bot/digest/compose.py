@@ -24,7 +24,7 @@ from bot.digest.store import schedule_of, subscriptions_of
 from bot.render import Renderer
 from bot.search.query import parse_query, search
 from bot.store import queries
-from bot.store.models import Channel, DigestHighlight, Event, ItemTopic, Subscription
+from bot.store.models import Channel, DigestHighlight, Event, ItemTopic, StatusEntry, Subscription
 
 SPOTLIGHT = 3  # metrics per digest
 COMING_UP_DAYS = 30
@@ -67,7 +67,12 @@ class Composer:
         self.ref = reference(session)
         self.newest = self.ref.version
         self._followed: dict[Signature, Followed] = {}
-        self._changes: dict[tuple[Signature, int], list[Change]] = {}
+        self._events: dict[int, list[Event]] = {}
+        self._changes: dict[tuple[Signature, int, str], list[Change]] = {}
+        # Workspaces with statuses of their own (recorded from chat): only their digests look them up.
+        self._recording = set(
+            session.scalars(select(StatusEntry.workspace).where(StatusEntry.workspace.is_not(None)).distinct())
+        )
         self._items: dict[str, dict[str, Any]] = {"metric": {}, "policy": {}}
         self._rendered: dict[tuple[Any, ...], Any] = {}
 
@@ -84,10 +89,15 @@ class Composer:
         signature: Signature = tuple(sorted((s.kind, s.value) for s in subscriptions))
         followed = self.followed(signature)
         shown = shown_counts(self.session, [channel.id]).get(channel.id, Counter()) if shown is None else shown
-        changes = self.changes(signature, channel.last_event_id)
+        changes = self.changes(signature, channel.last_event_id, channel.workspace)
         coming_up = self.coming_up(signature)
         spotlight = self._rotation("metric", followed, shown, SPOTLIGHT)
         watch = self._rotation("policy", followed, shown, WATCH)
+        local = (
+            queries.workspace_statuses([p.id for p in watch], channel.workspace, session=self.session)
+            if channel.workspace in self._recording
+            else {}
+        )
         lang: Lang = "zh" if channel.lang == "zh" else "en"
         schedule = schedule_of(channel)
         # A preview shows the period it would be posted for: the next one.
@@ -103,6 +113,7 @@ class Composer:
             "coming_up": coming_up,
             "both": channel.lang == "both",
             "first_topic": next((value for kind, value in signature if kind == "topic"), ""),
+            "local": local,
         }
         highlights = [("metric", m.id) for m in spotlight] + [("policy", p.id) for p in watch]
         reply = Reply("digest", lang, context, visibility="in_channel")
@@ -121,6 +132,7 @@ class Composer:
             context["more_changes"],
             tuple(digest.highlights),
             tuple((item.id, kind) for item, kind, _ in context["coming_up"]),
+            tuple((item_id, entry.id) for item_id, entry in context["local"].items()),
         )
         if key not in self._rendered:
             self._rendered[key] = poster.render(renderer.message(digest.reply))
@@ -155,24 +167,15 @@ class Composer:
                 reasons.setdefault((hit.kind, hit.item_id), []).append(f"keyword:{keyword}")
         return reasons
 
-    def changes(self, signature: Signature, since: int) -> list[Change]:
-        key = (signature, since)
+    def changes(self, signature: Signature, since: int, workspace: str) -> list[Change]:
+        """What changed since event `since` in what `signature` follows: the published facts and `workspace`'s
+        own records, never another workspace's."""
+        key = (signature, since, workspace)
         if key not in self._changes:
             followed = self.followed(signature)
-            events = (
-                self.session.scalars(
-                    select(Event)
-                    .where(
-                        Event.id > since, Event.kind.in_(("metric", "policy")), Event.field.not_in(queries.QUIET_FIELDS)
-                    )
-                    .order_by(Event.id)
-                ).all()
-                if followed and since < self.newest
-                else []
-            )
             by_item: dict[tuple[str, str], list[Event]] = {}
-            for event in events:
-                if (event.kind, event.item_id) in followed:
+            for event in self._events_since(since) if followed else []:
+                if (event.kind, event.item_id) in followed and event.workspace in (None, workspace):
                     by_item.setdefault((event.kind, event.item_id), []).append(event)
             self._load(by_item)
             self._changes[key] = [
@@ -181,6 +184,25 @@ class Composer:
                 if item_id in self._items[kind]
             ]
         return self._changes[key]
+
+    def _events_since(self, since: int) -> list[Event]:
+        if since not in self._events:
+            self._events[since] = (
+                list(
+                    self.session.scalars(
+                        select(Event)
+                        .where(
+                            Event.id > since,
+                            Event.kind.in_(("metric", "policy")),
+                            Event.field.not_in(queries.QUIET_FIELDS),
+                        )
+                        .order_by(Event.id)
+                    )
+                )
+                if since < self.newest
+                else []
+            )
+        return self._events[since]
 
     def coming_up(self, signature: Signature) -> list[tuple[Any, str, dt.date]]:
         """Followed policy items with a comment deadline or an effective date in the next 30 days."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from cryptography.fernet import MultiFernet
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -12,8 +13,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from sqlalchemy import Column, Table
 
 from bot.services import Services
+from bot.slack.secrets import TOKEN_COLUMNS, EncryptedToken, require_cipher
 
 INSTALLATIONS_TABLE = "slack_installations"
 BOTS_TABLE = "slack_bots"
@@ -45,9 +48,23 @@ def web_client(services: Services, token: str | None = None) -> WebClient:
     )
 
 
+class EncryptedInstallationStore(SQLAlchemyInstallationStore):
+    """slack_sdk's store, whose every bot and user token (and refresh token) is encrypted in the database: the token
+    columns of its tables are redefined as EncryptedToken, so every statement it runs writes and reads them through
+    the keys, and slack_sdk's own code (save, find_bot, find_installation, token rotation) is used as it is."""
+
+    def __init__(self, keys: MultiFernet, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for table in (self.installations, self.bots):
+            columns: list[Column[str]] = [Column(name, EncryptedToken(keys)) for name in TOKEN_COLUMNS[table.name]]
+            Table(table.name, self.metadata, *columns, extend_existing=True)
+
+
 def installation_store(services: Services) -> SQLAlchemyInstallationStore:
-    """Installations in our own database; the tables come from our migrations, never create_tables()."""
-    return SQLAlchemyInstallationStore(
+    """Installations in our own database; the tables come from our migrations, never create_tables(). No key in
+    TOKEN_ENCRYPTION_KEYS: a ConfigurationError that says how to make one."""
+    return EncryptedInstallationStore(
+        keys=require_cipher(services.settings.token_keys),
         client_id=services.settings.slack_client_id or "",
         engine=services.engine,
         installations_table_name=INSTALLATIONS_TABLE,

@@ -87,4 +87,6 @@ def caller_of(context: BoltContext, client: WebClient, deps: Deps, channel_id: s
         can_post=lambda: slack.can_post(team, channel),
         post_now=None if runner is None else partial(runner.deliver_now, channel),
         direct=channel.startswith("D"),
+        # TRACKING_SCOPE=org: a Grid org's workspaces share what their people record.
+        tenant=(context.enterprise_id or "") if deps.services.settings.tracking_scope == "org" else "",
     )

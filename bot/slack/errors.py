@@ -1,6 +1,8 @@
 """The one error policy for Slack: log the exception under an id, tell the user something useful with that id.
 Listeners answered in the acknowledgement go through Bolt's error handler (`register`); work done after it (lazy
-listeners, whose errors Bolt would only log) is wrapped by `reported`."""
+listeners, whose errors Bolt would only log) is wrapped by `reported`. A database that stayed locked longer than a
+request may wait (a data load is running) is no fault: the user is told to try again in a minute, without an id,
+and the log gets a warning without a traceback."""
 
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.kwargs_injection import build_required_kwargs
 from slack_bolt.util.utils import get_arg_names_of_callable
 
+from bot.core.errors import DatabaseBusy
 from bot.core.lang import detect_lang
-from bot.core.reply import Reply
+from bot.core.reply import Reply, notice
 from bot.services import Services
 from bot.slack.blocks import to_slack
+from bot.store.db import is_busy
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +65,15 @@ def reported(listener: Callable[..., Any], services: Services) -> Callable[[Bolt
 
 
 def _logged_apology(error: Exception, request: BoltRequest, services: Services) -> dict[str, Any]:
-    error_id = uuid.uuid4().hex[:8]
-    log.error("error %s while handling a Slack request", error_id, exc_info=error)
-    apology = Reply("error", detect_lang(str((request.body or {}).get("text", ""))), {"error_id": error_id})
+    lang = detect_lang(str((request.body or {}).get("text", "")))
+    if isinstance(error, DatabaseBusy) or is_busy(error):
+        # Expected while data is loaded (the transaction was rolled back): no id to report, no traceback to read.
+        log.warning("a Slack request found the database busy, told to try again: %s", error)
+        apology = notice(lang, "data_updating")
+    else:
+        error_id = uuid.uuid4().hex[:8]
+        log.error("error %s while handling a Slack request", error_id, exc_info=error)
+        apology = Reply("error", lang, {"error_id": error_id})
     payload: dict[str, Any] = to_slack(services.renderer.message(apology)).payload()
     return payload
 

@@ -48,7 +48,9 @@ def slack_runner(services: Services) -> Runner:
     if not (settings.slack_bot_token or (settings.slack_client_id and settings.slack_client_secret)):
         # Without a way to post, every channel would look uninstalled and be paused: refuse instead.
         raise ConfigurationError("posting digests needs SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET")
-    clock_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    # Unique per process (a lease renewed by one process must never pass for another's); the host name is for people
+    # and is cut so that the id fits digests.claimed_by (64 characters) whatever the host is called.
+    clock_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     poster = SlackPoster(client_factory(services))
     return Runner(services.session_factory, services.renderer, poster, clock_id, shard=settings.shard)
 

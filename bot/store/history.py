@@ -14,11 +14,23 @@ from sqlalchemy.orm import Session
 
 from bot.core.caller import Caller
 from bot.core.kinds import Kind
+from bot.store import queries
 from bot.store.models import AuditEntry, Event, Metric, Note, Observation, PolicyItem, StatusEntry
 
 
-def record_event(kind: str, item_id: str, field: str, old: Any, new: Any, *, source: str, session: Session) -> Event:
-    """One field of one item changed (or "created", or "note"): the event log grows by one row."""
+def record_event(
+    kind: str,
+    item_id: str,
+    field: str,
+    old: Any,
+    new: Any,
+    *,
+    source: str,
+    session: Session,
+    workspace: str | None = None,
+) -> Event:
+    """One field of one item changed (or "created", or "note"): the event log grows by one row. `workspace`: the
+    workspace whose records it belongs to (seen only there); None for a published fact."""
     event = Event(
         kind=str(kind),
         item_id=item_id,
@@ -26,6 +38,7 @@ def record_event(kind: str, item_id: str, field: str, old: Any, new: Any, *, sou
         old_value=None if old is None else str(old),
         new_value=None if new is None else str(new),
         source=source,
+        workspace=workspace,
     )
     session.add(event)
     return event
@@ -44,9 +57,13 @@ def set_fields(
     return events
 
 
-def _latest(model: Any, key: Any, value: str, *, session: Session) -> Any:
+def _latest(model: Any, key: Any, value: str, *, session: Session, workspace: str | None = None) -> Any:
+    """The newest row of `model` for `value` that `workspace` sees (the published ones where it is None)."""
     session.flush()
-    return session.scalars(select(model).where(key == value).order_by(model.id.desc()).limit(1)).first()
+    where = [key == value]
+    if hasattr(model, "workspace"):
+        where.append(queries.visible_to(model.workspace, workspace))
+    return session.scalars(select(model).where(*where).order_by(model.id.desc()).limit(1)).first()
 
 
 # What a point of a metric's series keeps: the figure as stated, and its period.
@@ -84,30 +101,56 @@ def record_status(
     recorded_by: str,
     session: Session,
     event_source: str | None = None,
+    workspace: str | None = None,
 ) -> list[Event]:
     """Move a policy item to `status` (key, Chinese, English): a new entry in its status history when the status
-    differs from the latest entry, and one event per field of the item that changed."""
-    latest = _latest(StatusEntry, StatusEntry.policy_id, policy.id, session=session)
-    if latest is None or (latest.status, latest.status_zh) != status[:2]:
-        session.add(
-            StatusEntry(
-                policy_id=policy.id,
-                status=status[0],
-                status_zh=status[1],
-                status_en=status[2],
-                date=date,
-                note=note,
-                source=source,
-                recorded_by=recorded_by,
-            )
+    differs from the latest entry, and one event per field of the item that changed.
+
+    With a `workspace` (a status recorded from chat) the move is that workspace's record: the item's published
+    status stays, and the move is compared with the latest status the workspace sees (its own or the published)."""
+    entry = StatusEntry(
+        policy_id=policy.id,
+        status=status[0],
+        status_zh=status[1],
+        status_en=status[2],
+        date=date,
+        note=note,
+        source=source,
+        recorded_by=recorded_by,
+        workspace=workspace,
+    )
+    latest = _latest(StatusEntry, StatusEntry.policy_id, policy.id, session=session, workspace=workspace)
+    if workspace is None:
+        if latest is None or (latest.status, latest.status_zh) != status[:2]:
+            session.add(entry)
+        values = dict(zip(("status", "status_zh", "status_en"), status, strict=True))
+        return set_fields(policy, Kind.POLICY, policy.id, values, source=event_source or source, session=session)
+    now = (latest or policy).status, (latest or policy).status_zh, (latest or policy).status_en
+    if now[:2] == status[:2]:
+        return []
+    session.add(entry)
+    return [
+        record_event(
+            Kind.POLICY, policy.id, name, old, new, source=event_source or source, session=session, workspace=workspace
         )
-    values = dict(zip(("status", "status_zh", "status_en"), status, strict=True))
-    return set_fields(policy, Kind.POLICY, policy.id, values, source=event_source or source, session=session)
+        for name, old, new in zip(("status", "status_zh", "status_en"), now, status, strict=True)
+        if old != new
+    ]
 
 
 def record_note(kind: str, item_id: str, text: str, caller: Caller, *, source: str, session: Session) -> Event:
-    session.add(Note(kind=str(kind), item_id=item_id, text=text, team_id=caller.team_id, recorded_by=caller.user_id))
-    return record_event(kind, item_id, "note", None, text, source=source, session=session)
+    """A note from chat: the caller's workspace's record."""
+    session.add(
+        Note(
+            kind=str(kind),
+            item_id=item_id,
+            text=text,
+            team_id=caller.team_id,
+            workspace=caller.workspace,
+            recorded_by=caller.user_id,
+        )
+    )
+    return record_event(kind, item_id, "note", None, text, source=source, session=session, workspace=caller.workspace)
 
 
 def audit(caller: Caller, action: str, detail: str, *, session: Session) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -164,8 +165,15 @@ class Event(Base):
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text)
+    # The workspace whose people recorded it from chat (seen only there); None: a published fact, seen everywhere.
+    workspace: Mapped[str | None] = mapped_column(String(100))
     load_id: Mapped[int | None] = mapped_column(ForeignKey("data_loads.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+def _team_of_row(context: Any) -> Any:
+    # A channel row written without a workspace belongs to the workspace that set it up.
+    return context.get_current_parameters()["team_id"]
 
 
 class Channel(Base):
@@ -189,6 +197,8 @@ class Channel(Base):
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     paused_reason: Mapped[str | None] = mapped_column(Text)
     set_up_by: Mapped[str] = mapped_column(String(32))
+    # Whose records its digests show besides the published facts (the workspace that set it up; see Caller.tenant).
+    workspace: Mapped[str] = mapped_column(String(100), default=_team_of_row)
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -230,6 +240,8 @@ class Digest(Base):
     status: Mapped[str] = mapped_column(String(10))  # claimed, posted, failed
     claimed_by: Mapped[str] = mapped_column(String(64))
     claimed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Until when the claim is held (the database's clock); renewed while its clock posts (migration 0009).
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     posted_ts: Mapped[str | None] = mapped_column(String(32))
@@ -273,6 +285,7 @@ class StatusEntry(Base):
     """A policy item's status at a point of its life-cycle, with where that came from and who recorded it."""
 
     __tablename__ = "status_history"
+    __table_args__ = (Index("ix_status_history_workspace", "workspace", "policy_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     policy_id: Mapped[str] = mapped_column(ForeignKey("policy_items.id"))
@@ -283,6 +296,8 @@ class StatusEntry(Base):
     note: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(64))
+    # The workspace that recorded it from chat; None: published in a data edition.
+    workspace: Mapped[str | None] = mapped_column(String(100))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -294,6 +309,7 @@ class Note(Base):
     item_id: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     team_id: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str] = mapped_column(String(100))  # where it is seen
     recorded_by: Mapped[str] = mapped_column(String(32))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -305,6 +321,7 @@ class Follow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str] = mapped_column(String(100))  # whose records its messages include
     kind: Mapped[str] = mapped_column(String(10))
     item_id: Mapped[str] = mapped_column(String(100))
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
@@ -319,3 +336,15 @@ class HandledRequest(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WorkspaceSettings(Base):
+    """What a workspace's admins decide for the whole workspace (see `restrict dms`)."""
+
+    __tablename__ = "workspace_settings"
+
+    workspace: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # Who may record tracking changes (track, note) in direct messages with the bot: "anyone" or "admins".
+    dm_edits: Mapped[str] = mapped_column(String(8), default="anyone")
+    updated_by: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.core.lang import CJK_CHAR
-from bot.store.models import Channel, Insight, ItemTopic, Metric, PolicyItem, Report, Topic
+from bot.store.models import (
+    Channel,
+    Insight,
+    ItemTopic,
+    Metric,
+    PolicyItem,
+    Report,
+    StatusEntry,
+    Topic,
+    WorkspaceSettings,
+)
 
 MODELS: dict[str, Any] = {"metric": Metric, "policy": PolicyItem}
 # Changes that are bookkeeping, not news: which edition an item was last loaded from, the wording of its citation.
@@ -72,3 +82,29 @@ def channel_is_restricted(channel_id: str, *, session: Session) -> bool:
     """Whether a channel's settings (and edits made from it) are kept to admins (`restrict on`), whichever
     workspace the person is in (a shared channel has one configuration)."""
     return bool(session.scalar(select(Channel.restricted).where(Channel.channel_id == channel_id)))
+
+
+def visible_to(workspace_column: InstrumentedAttribute[Any], workspace: str | None) -> ColumnElement[bool]:
+    """Rows a workspace sees: the published facts (no workspace) and its own records; only the published facts
+    where no workspace asks (a terminal, an export without --workspace)."""
+    if workspace is None:
+        return workspace_column.is_(None)
+    return or_(workspace_column.is_(None), workspace_column == workspace)
+
+
+def workspace_statuses(policy_ids: Sequence[str], workspace: str | None, *, session: Session) -> dict[str, Any]:
+    """The latest status each policy item has in `workspace`'s own records (a status recorded from chat), by id."""
+    if workspace is None or not policy_ids:
+        return {}
+    rows = session.scalars(
+        select(StatusEntry)
+        .where(StatusEntry.workspace == workspace, StatusEntry.policy_id.in_(list(policy_ids)))
+        .order_by(StatusEntry.id)
+    )
+    return {row.policy_id: row for row in rows}
+
+
+def dm_edits(workspace: str, *, session: Session) -> str:
+    """Who may record tracking changes in direct messages with the bot in this workspace: "anyone" or "admins"."""
+    chosen = session.scalar(select(WorkspaceSettings.dm_edits).where(WorkspaceSettings.workspace == workspace))
+    return chosen or "anyone"

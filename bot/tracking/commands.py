@@ -34,11 +34,16 @@ def _found(request: Request, text: str, kinds: tuple[Kind, ...] = TRACKED) -> Fo
     return notice(request.lang, "no_such_item", text=text, example="history national-data-administration")
 
 
+def _workspace(request: Request) -> str | None:
+    """Whose records a reply shows besides the published facts: the asking workspace's; none from a terminal."""
+    return request.caller.workspace if request.caller is not None else None
+
+
 def history_reply(request: Request) -> Reply:
     found = _found(request, request.arg)
     if isinstance(found, Reply):
         return found
-    session = request.session
+    session, workspace = request.session, _workspace(request)
     entries: list[dict[str, Any]] = []
     if found.kind == Kind.METRIC:
         points = session.scalars(
@@ -57,7 +62,9 @@ def history_reply(request: Request) -> Reply:
             )
     else:
         for entry in session.scalars(
-            select(StatusEntry).where(StatusEntry.policy_id == found.item.id).order_by(StatusEntry.id)
+            select(StatusEntry)
+            .where(StatusEntry.policy_id == found.item.id, queries.visible_to(StatusEntry.workspace, workspace))
+            .order_by(StatusEntry.id)
         ):
             entries.append(
                 {
@@ -69,10 +76,18 @@ def history_reply(request: Request) -> Reply:
                 }
             )
     for note in session.scalars(
-        select(Note).where(Note.kind == found.kind, Note.item_id == found.item.id).order_by(Note.id)
+        select(Note)
+        .where(Note.kind == found.kind, Note.item_id == found.item.id, Note.workspace == workspace)
+        .order_by(Note.id)
     ):
         entries.append(
-            {"at": note.recorded_at, "kind": "note", "note": note, "source": "Slack", "by": note.recorded_by}
+            {
+                "at": note.recorded_at,
+                "kind": "note",
+                "note": note,
+                "source": "Slack",
+                "by": note.recorded_by,
+            }
         )
     entries.sort(key=lambda e: e["at"])
     return Reply(
@@ -98,7 +113,10 @@ def changes_reply(request: Request) -> Reply:
         if topic is None:
             return notice(lang, "no_such_topic", text=text, example="changes compute")
     query = select(Event).where(
-        Event.kind.in_(TRACKED), Event.field != "created", Event.field.not_in(queries.QUIET_FIELDS)
+        Event.kind.in_(TRACKED),
+        Event.field != "created",
+        Event.field.not_in(queries.QUIET_FIELDS),
+        queries.visible_to(Event.workspace, _workspace(request)),
     )
     if since is not None:
         query = query.where(Event.created_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
@@ -201,6 +219,7 @@ def track(
         recorded_by=caller.user_id,
         event_source=f"{source} by {caller.user_id}" + (f": {note}" if note else ""),
         session=session,
+        workspace=caller.workspace,
     )
     if events:
         writer.audit(caller, "track", f"{policy.id} {events[0].old_value} -> {status}", session=session)
@@ -225,6 +244,7 @@ def follow_reply(request: Request) -> Reply:
             Follow(
                 team_id=caller.team_id,
                 user_id=caller.user_id,
+                workspace=caller.workspace,
                 kind=found.kind,
                 item_id=found.item.id,
                 last_event_id=newest,
@@ -271,7 +291,12 @@ def follower_updates(session: Session) -> list[tuple[Follow, list[Event]]]:
     pairs = session.execute(
         select(Follow, Event)
         .join(
-            Event, (Event.kind == Follow.kind) & (Event.item_id == Follow.item_id) & (Event.id > Follow.last_event_id)
+            Event,
+            (Event.kind == Follow.kind)
+            & (Event.item_id == Follow.item_id)
+            & (Event.id > Follow.last_event_id)
+            # The published facts and the follower's own workspace's records, never another workspace's.
+            & (Event.workspace.is_(None) | (Event.workspace == Follow.workspace)),
         )
         .order_by(Follow.id, Event.id)
     ).all()
@@ -289,8 +314,10 @@ def item_of(session: Session, kind: str, item_id: str) -> Metric | PolicyItem | 
 
 
 COMMANDS = (
-    CommandSpec("history", ("历史",), history_reply, "history national-data-administration", takes="words"),
-    CommandSpec("changes", ("变化", "变动"), changes_reply, "changes since 2027-03-01"),
+    CommandSpec(
+        "history", ("历史",), history_reply, "history national-data-administration", takes="words", tenanted=True
+    ),
+    CommandSpec("changes", ("变化", "变动"), changes_reply, "changes since 2027-03-01", tenanted=True),
     CommandSpec(
         "track",
         ("跟踪",),

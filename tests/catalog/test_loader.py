@@ -44,7 +44,7 @@ def test_first_load_creates_items_with_events_and_search_docs(database_url: str,
     counts = table_counts(services)
     assert counts["metrics"] == 3 and counts["policy_items"] == 2
     assert counts["search_docs"] == 2 + 3 + 2
-    assert counts["events"] == result.created
+    assert result.glossary == 4 and counts["events"] == result.created + result.glossary == result.changes
     assert counts["glossary"] == 4 and counts["data_loads"] == 1
     with services.session_factory() as session:
         metric = session.get(Metric, "test-livestream-sales")
@@ -130,14 +130,14 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert any("not valid YAML" in p.message for p in caught.value.problems)
 
 
-def test_unknown_topic_and_duplicate_id_are_refused(mini_services: Services, tmp_path: Path) -> None:
+def test_unknown_topic_and_insight_are_refused(mini_services: Services, tmp_path: Path) -> None:
     bundle = copy_bundle(tmp_path)
     edit(bundle / "metrics.yaml", lambda d: d["metrics"][0].update(topics=["nowhere"]))
-    edit(bundle / "policies.yaml", lambda d: d["policies"][0].update(id="test-livestream-sales"))
+    edit(bundle / "policies.yaml", lambda d: d["policies"][0].update(insight=7))
     with mini_services.session_factory() as session, pytest.raises(DataError) as caught:
         load_bundle(session, read_bundle(bundle))
     messages = {(p.item, p.field) for p in caught.value.problems}
-    assert messages == {("test-compute-growth", "topics"), ("test-livestream-sales", "id")}
+    assert messages == {("test-compute-growth", "topics"), ("test-data-bureau", "insight")}
 
 
 def test_a_bad_reference_is_refused_before_anything_is_written(mini_services: Services, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import threading
 import pytest
 from sqlalchemy import select, update
 
-from bot.digest import claims
 from bot.digest import runner as runner_module
 from bot.digest.runner import Runner
 from bot.services import Services
@@ -86,9 +85,17 @@ def test_a_crash_after_posting_is_recovered_from_the_marker(
     monkeypatch.undo()
     assert len(digests_in(fake_slack, "C1")) == 1
     later = runner(services, "clock-B")
-    assert later.deliver(channel_pk, "p1", due, due + dt.timedelta(minutes=5)) == "skipped"  # claim still fresh
-    assert later.deliver(channel_pk, "p1", due, due + claims.CLAIM_TIMEOUT) == "recovered"
+    # The lease runs on the database's clock: however late this clock thinks it is, the claim is still held.
+    assert later.deliver(channel_pk, "p1", due, due + dt.timedelta(hours=1)) == "skipped"
+    expire_leases(services)  # nobody renews the dead clock's lease: it runs out
+    assert later.deliver(channel_pk, "p1", due, due + dt.timedelta(minutes=5)) == "recovered"
     assert len(digests_in(fake_slack, "C1")) == 1
+
+
+def expire_leases(services: Services) -> None:
+    """Time passes for claims nobody renews (their clock died): every lease has run out."""
+    with services.session_factory.begin() as session:
+        session.execute(update(Digest).values(lease_until=dt.datetime(2000, 1, 1, tzinfo=UTC)))
 
 
 def test_the_watermark_only_moves_forward_on_either_path(database_url: str, fake_slack: FakeSlack) -> None:

@@ -114,6 +114,7 @@ def event(kind: str, item_id: str, field: str, old: str | None, new: str | None)
         old_value=old,
         new_value=new,
         source="test-edition-2",
+        workspace=None,
         created_at=dt.datetime(2027, 3, 1, tzinfo=dt.UTC),
     )
 
@@ -186,7 +187,9 @@ def history_of_hostile_policy(services: Services) -> Reply:
         title_zh=HOSTILE_TITLE,
         title_en=HOSTILE_TITLE,
     )
-    entry = SimpleNamespace(status_zh="停滞", status_en="stalled", date="2027-03", note="budget <!here> cut & R&D")
+    entry = SimpleNamespace(
+        status_zh="停滞", status_en="stalled", date="2027-03", note="budget <!here> cut & R&D", workspace="T1"
+    )
     entries = [
         {"at": dt.datetime(2027, 3, 1, tzinfo=dt.UTC), "kind": "status", "entry": entry, "source": "Slack", "by": "U42"}
     ]

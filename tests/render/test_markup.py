@@ -258,7 +258,7 @@ def hostile_replies(services: Any, text: str) -> list[Reply]:
             {
                 "item": SimpleNamespace(id="x", title_en=text, title_zh=text),
                 "kind": "policy",
-                "events": [SimpleNamespace(field="note", old_value=None, new_value=text, source=text)],
+                "events": [SimpleNamespace(field="note", old_value=None, new_value=text, source=text, workspace="T1")],
             },
         ),
         history,

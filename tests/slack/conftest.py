@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from cryptography.fernet import Fernet
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.catalog.loader import load_bundle, read_bundle
@@ -18,6 +19,13 @@ from tests.slack.requests import sign
 
 SECRET = "test-signing-secret-8f3c1a"
 BOT_TOKEN = "xoxb-test-T1"
+# OAuth mode needs TOKEN_ENCRYPTION_KEYS: every Slack test (and every `bot serve` it starts) has this one.
+TOKEN_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(autouse=True)
+def _token_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEYS", TOKEN_KEY)
 
 
 @pytest.fixture

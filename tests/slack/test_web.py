@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from bot.services import create_services
 from bot.slack.web import healthz
 from tests.conftest import MINI
-from tests.slack.conftest import BOT_TOKEN, SECRET
+from tests.slack.conftest import BOT_TOKEN, SECRET, TOKEN_KEY
 from tests.slack.fake_slack import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeSlack
 from tests.slack.requests import (
     FORM_CONTENT_TYPE,
@@ -168,7 +169,12 @@ def test_oauth_install_with_state_then_uninstall(tmp_path: Path) -> None:
         engine = create_engine(f"sqlite:///{tmp_path / 'web.db'}")
         with engine.connect() as connection:
             bots = connection.execute(text("SELECT team_id, bot_token FROM slack_bots")).all()
-        assert [tuple(row) for row in bots] == [("T9", token)]
+            installations = connection.execute(text("SELECT bot_token FROM slack_installations")).all()
+        # Encrypted at rest with TOKEN_ENCRYPTION_KEYS (issue 12): the table holds no token, the key reads it.
+        assert [row.team_id for row in bots] == ["T9"]
+        for (stored,) in [(bots[0].bot_token,), *installations]:
+            assert token not in stored and "xox" not in stored
+            assert Fernet(TOKEN_KEY).decrypt(stored.encode()).decode() == token
 
         # The new workspace is served with its own token.
         assert send(base, event_body(app_home_opened(user="U1"), team_id="T9"), JSON_CONTENT_TYPE).status == 200
@@ -190,7 +196,7 @@ def test_oauth_install_with_state_then_uninstall(tmp_path: Path) -> None:
         log = (tmp_path / "server.log").read_text()
         assert "oauth.v2.access" in log and "xoxb-[redacted]" in log
         assert token not in log and not re.search(r"xox[a-z]-(?!\[redacted\])", log)
-        assert DEFAULT_CLIENT_SECRET not in log and SECRET not in log
+        assert DEFAULT_CLIENT_SECRET not in log and SECRET not in log and TOKEN_KEY not in log
 
 
 def test_healthz_reports_an_unreachable_database_as_503() -> None:

@@ -31,7 +31,7 @@ def register(app: App, deps: Deps) -> None:
         def middleware(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
             key = key_of(body)
             if key is not None:
-                with deps.services.session_factory.begin() as session:
+                with deps.services.request_session_factory.begin() as session:
                     if not first_time(key, session=session):
                         return BoltResponse(status=200, body="")
             next()

@@ -43,6 +43,6 @@ def publish(event: dict[str, Any], context: BoltContext, client: WebClient, deps
     if event.get("tab", "home") != "home":
         return
     channel_ids = channels_of(client, event["user"])
-    with deps.services.session_factory() as session:
+    with deps.services.request_session_factory() as session:
         message = deps.services.renderer.message(home(session, channel_ids))
     client.views_publish(user_id=event["user"], view=home_view(message))

@@ -14,6 +14,7 @@ from bot.core.kinds import Kind
 from bot.core.reply import Reply, notice
 from bot.slack.blocks import notice_view, track_modal
 from bot.slack.deps import Deps, caller_of
+from bot.store import queries
 from bot.store.models import PolicyItem
 from bot.store.once import first_time
 from bot.tracking.commands import MAX_NOTE, add_note, item_of, track
@@ -33,13 +34,15 @@ def open_form(
 ) -> None:
     """After the acknowledgement (views.open may be slow): the form for the item on the button."""
     kind, _, item_id = str(action.get("value", "")).partition(":")
-    with deps.services.session_factory() as session:
+    with deps.services.request_session_factory() as session:
         item = item_of(session, kind, item_id)
         if item is None:
             respond(**deps.render(Reply("stale_button", "en")).payload(replace_original=False))
             return
         titles = (item.title_zh, item.title_en) if isinstance(item, PolicyItem) else (item.label_zh, item.label_en)
         metadata = {"kind": kind, "item": item.id, "channel": str(context.channel_id or "")}
+        workspace = caller_of(context, client, deps).workspace
+        mine = queries.workspace_statuses([item.id], workspace, session=session).get(item.id)
         view = track_modal(
             deps.services.renderer,
             {
@@ -48,6 +51,7 @@ def open_form(
                 "title_zh": titles[0],
                 "title_en": titles[1],
                 "statuses": STATUS_NAMES,
+                "mine": mine,
                 "metadata": metadata,
             },
         )
@@ -75,7 +79,7 @@ def submit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClie
     kind = str(metadata.get("kind", Kind.POLICY))
     caller = caller_of(context, client, deps, channel_id=str(metadata.get("channel", "")))
     field = STATUS[0] if kind == Kind.POLICY else NOTE[0]
-    with deps.services.session_factory.begin() as session:
+    with deps.services.request_session_factory.begin() as session:
         item = item_of(session, kind, str(metadata.get("item", "")))
         if item is None or (status is None and remark is None):
             ack(response_action="errors", errors={field: deps.services.renderer.words("en", "status_or_note")})
