@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -64,7 +65,8 @@ def cmd_secrets_rotate(args: argparse.Namespace) -> int:
         upgrade(services.engine)
     count = rotate_stored_tokens(services.engine, keys)
     print(
-        f"{count} stored Slack token(s) encrypted with the first key of TOKEN_ENCRYPTION_KEYS; "
+        f"{count} stored secret(s) (Slack tokens, WeCom webhook URLs) encrypted with the first key of "
+        "TOKEN_ENCRYPTION_KEYS; "
         "the keys after it can now be removed"
     )
     return 0
@@ -133,11 +135,11 @@ def _caller(services: Services, args: argparse.Namespace) -> Caller | None:
     if not args.channel:
         return None
     team, user = args.team or "T1", args.user or "UCLI"
-    if not services.settings.has_slack_credentials:
-        return Caller(team, args.channel, user)
-    from bot.slack.poster import slack_runner
+    from bot import platforms
 
-    runner = slack_runner(services)
+    if platforms.platform_of(team) not in platforms.posters(services):
+        return Caller(team, args.channel, user)
+    runner = platforms.runner(services)
     return Caller(team, args.channel, user, post_now=partial(runner.deliver_now, args.channel))
 
 
@@ -158,13 +160,16 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot.slack.app import create_app
+    from bot.platforms import web_app
     from bot.slack.web import serve
 
     services = _ready_services()  # migrate and load once, before the workers start
-    create_app(services)  # fail here, with a clear message, rather than in every worker
+    if services.settings.has_slack_credentials or not services.settings.has_feishu_credentials:
+        from bot.slack.app import create_app
+
+        create_app(services)  # fail here, with a clear message, rather than in every worker
     services.close()
-    serve(args.host, args.port, args.workers)
+    serve(args.host, args.port, args.workers, factory=web_app)
     return 0
 
 
@@ -208,11 +213,35 @@ def cmd_digest_preview(args: argparse.Namespace) -> int:
 
 def cmd_digest_run(args: argparse.Namespace) -> int:
     from bot.clock import tick
-    from bot.slack.poster import slack_runner
+    from bot.platforms import runner
 
     at = _at(args.at)
-    print(tick(slack_runner(_ready_services()), at))
+    print(tick(runner(_ready_services()), at))
     return 0
+
+
+def cmd_wecom_add(args: argparse.Namespace) -> int:
+    from bot.wecom.robots import add_robot
+
+    url = sys.stdin.readline() if args.url == "-" else args.url  # "-": from stdin, out of the process list
+    said = add_robot(_ready_services(), args.name, url, topics=args.topics, lang=args.lang, schedule=args.schedule)
+    print("\n".join(said))
+    return 0
+
+
+def cmd_wecom_list(args: argparse.Namespace) -> int:
+    from bot.wecom.robots import list_robots, robots_table
+
+    print(robots_table(list_robots(_ready_services())))
+    return 0
+
+
+def cmd_wecom_remove(args: argparse.Namespace) -> int:
+    from bot.wecom.robots import remove_robot
+
+    removed = remove_robot(_ready_services(), args.name)
+    print(f"WeCom robot {args.name} removed" if removed else f"no WeCom robot named {args.name}")
+    return 0 if removed else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -233,17 +262,27 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Everything a small install needs in one process: Socket Mode with an app token, HTTP otherwise."""
-    settings = _ready_services().settings
-    if settings.has_slack_credentials:
+    """Everything a small install needs in one process: every platform whose credentials are set (Slack in Socket
+    Mode with an app token, over HTTP otherwise; Feishu's long connection or HTTP callbacks; DingTalk's Stream) and
+    the digest clock; the local console when none is."""
+    from bot import platforms
+
+    services = _ready_services()
+    settings = services.settings
+    connected = platforms.posters(services)
+    if connected:
         from bot.clock import run_clock
 
-        run_clock(_ready_services(), blocking=False)  # the digest clock, in this process, beside the app
+        run_clock(services, blocking=False)  # the digest clock, in this process, beside the apps
+    receivers = platforms.start_receivers(services, platforms.runner(services) if connected else None)
     if settings.slack_app_token:
         return cmd_socket(args)
-    if settings.has_slack_credentials:
+    if settings.has_slack_credentials or (settings.has_feishu_credentials and settings.feishu_events == "http"):
         return cmd_serve(args)
-    log.warning("no Slack credentials set: opening the local console (README: 'Connect to Slack')")
+    if receivers or connected:
+        threading.Event().wait()  # the receivers' threads and the clock do the work until the process is stopped
+        return 0
+    log.warning("no chat platform credentials set: opening the local console (README: 'Connect to Slack')")
     return cmd_console(args)
 
 
@@ -256,11 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(func=cmd_db_upgrade)
 
-    secrets = commands.add_parser("secrets", help="the encryption of stored Slack tokens").add_subparsers(
-        dest="secrets_command", required=True
-    )
+    secrets = commands.add_parser(
+        "secrets", help="the encryption of stored secrets (Slack tokens, WeCom webhooks)"
+    ).add_subparsers(dest="secrets_command", required=True)
     rotate = secrets.add_parser(
-        "rotate", help="re-encrypt every stored Slack token with the first key of TOKEN_ENCRYPTION_KEYS"
+        "rotate", help="re-encrypt every stored secret with the first key of TOKEN_ENCRYPTION_KEYS"
     )
     rotate.set_defaults(func=cmd_secrets_rotate)
 
@@ -314,6 +353,20 @@ def build_parser() -> argparse.ArgumentParser:
     run = digest.add_parser("run", help="one tick: claim and post what is due")
     run.add_argument("--at", help="as of this ISO time (default now)")
     run.set_defaults(func=cmd_digest_run)
+    wecom = commands.add_parser("wecom", help="WeCom group robots that receive digests").add_subparsers(
+        dest="wecom_command", required=True
+    )
+    wecom_add = wecom.add_parser("add", help="add a robot by its webhook URL, or change its URL and settings")
+    wecom_add.add_argument("name", help="a name for the robot: lower-case letters, digits, - and _")
+    wecom_add.add_argument("url", metavar="WEBHOOK_URL", help="the robot's webhook URL (- reads it from stdin)")
+    wecom_add.add_argument("--topics", help="what it follows, as for subscribe: compute,data,keyword:直播 (new: all)")
+    wecom_add.add_argument("--lang", choices=["zh", "en", "both"], help="the digest's language")
+    wecom_add.add_argument("--schedule", help="as for schedule: 'weekly mon 09:00', 'daily 08:30 Asia/Shanghai'")
+    wecom_add.set_defaults(func=cmd_wecom_add)
+    wecom.add_parser("list", help="the robots, what they follow, when, paused or not").set_defaults(func=cmd_wecom_list)
+    wecom_remove = wecom.add_parser("remove", help="remove a robot and its subscriptions")
+    wecom_remove.add_argument("name")
+    wecom_remove.set_defaults(func=cmd_wecom_remove)
     return parser
 
 
@@ -325,7 +378,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     configure(
         settings.log_level,
-        secrets=(settings.slack_signing_secret, settings.slack_client_secret, *settings.token_keys),
+        secrets=(
+            settings.slack_signing_secret,
+            settings.slack_client_secret,
+            *settings.token_keys,
+            *(
+                secret.get_secret_value()
+                for secret in (
+                    settings.feishu_app_secret,
+                    settings.feishu_encrypt_key,
+                    settings.feishu_verification_token,
+                    settings.dingtalk_client_secret,
+                    settings.wecom_webhook_url,
+                )
+                if secret is not None
+            ),
+        ),
     )
     from bot.catalog.loader import DataError
 

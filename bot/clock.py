@@ -1,5 +1,6 @@
 """The clock process, wired: APScheduler drives a periodic tick, which posts the digests that are due (the
-database says which: bot.digest.due) through Slack, then tells followers about changed items."""
+database says which: bot.digest.due) through every connected platform (bot.platforms), then tells followers about
+changed items."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import logging
 
 from bot.digest.runner import Runner, RunReport
 from bot.services import Services
-from bot.slack.poster import slack_runner
 from bot.tracking.notify import notify_followers
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,9 @@ def run_clock(services: Services, *, blocking: bool = True) -> object:
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    runner = slack_runner(services)
+    from bot.platforms import runner as platforms_runner
+
+    runner = platforms_runner(services)
     scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
         tick,

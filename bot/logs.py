@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 # Slack's tokens: bot (xoxb), user (xoxp), app-level (xapp), refresh (xoxe), legacy and workspace ones.
 TOKEN = re.compile(r"\b(xox[a-z]|xapp)-[A-Za-z0-9-]+")
+# A WeCom robot's webhook key: whoever has it can post to the group.
+WEBHOOK_KEY = re.compile(r"\b(key)=[A-Za-z0-9-]{8,}")
 REDACTED = "[redacted]"
 
 
@@ -23,6 +25,7 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = TOKEN.sub(lambda match: f"{match.group(1)}-{REDACTED}", super().format(record))
+        text = WEBHOOK_KEY.sub(f"key={REDACTED}", text)
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
         return text

@@ -49,6 +49,24 @@ class Settings(BaseSettings):
     # Fernet keys, comma-separated, that encrypt the stored Slack tokens (required in OAuth mode): the first encrypts,
     # every one decrypts, so a new key goes first and an old one stays until `bot secrets rotate` has run.
     token_encryption_keys: SecretStr | None = None
+    # Feishu / Lark (a self-built app): events over the long connection (no public URL) or HTTP callbacks on
+    # `bot serve` (/lark/events), which need the encrypt key and the verification token. FEISHU_DOMAIN:
+    # https://open.feishu.cn (Feishu) or https://open.larksuite.com (Lark); tests point it at a local stand-in.
+    feishu_app_id: str | None = None
+    feishu_app_secret: SecretStr | None = None
+    feishu_encrypt_key: SecretStr | None = None
+    feishu_verification_token: SecretStr | None = None
+    feishu_domain: str = "https://open.feishu.cn"
+    feishu_events: Literal["long_connection", "http"] = "long_connection"
+    # DingTalk (an internal app with a robot, Stream mode): the app's Client ID (AppKey) and Client Secret; the
+    # robot code defaults to the Client ID. DINGTALK_API_URL: tests point it at a local stand-in.
+    dingtalk_client_id: str | None = None
+    dingtalk_client_secret: SecretStr | None = None
+    dingtalk_robot_code: str | None = None
+    dingtalk_api_url: str = "https://api.dingtalk.com"
+    # WeCom group robot: a webhook subscribed by configuration (`bot wecom add` adds more); kept encrypted with
+    # TOKEN_ENCRYPTION_KEYS once stored.
+    wecom_webhook_url: SecretStr | None = None
     # A comma-separated list in the environment (U123,U456), not JSON.
     bot_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -84,6 +102,14 @@ class Settings(BaseSettings):
     def oauth(self) -> bool:
         """Many workspaces, each installing through OAuth and stored in our database (bot/slack/app.py)."""
         return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def has_feishu_credentials(self) -> bool:
+        return bool(self.feishu_app_id and self.feishu_app_secret)
+
+    @property
+    def has_dingtalk_credentials(self) -> bool:
+        return bool(self.dingtalk_client_id and self.dingtalk_client_secret)
 
     @property
     def has_slack_credentials(self) -> bool:

@@ -67,7 +67,7 @@ def test_console_answers_help_and_quits(tmp_path: Path) -> None:
 def test_run_without_credentials_opens_the_console(tmp_path: Path) -> None:
     result = bot(tmp_path, "run", stdin="help\n")  # end of input closes it
     assert result.returncode == 0 and "/insights list" in result.stdout
-    assert "no Slack credentials" in result.stderr
+    assert "no chat platform credentials" in result.stderr
 
 
 def test_data_check_and_load(tmp_path: Path) -> None:

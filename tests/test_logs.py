@@ -34,3 +34,12 @@ def test_tokens_and_secrets_are_taken_out_of_every_line(
     assert "xoxb-[redacted]" in err and "xoxe-[redacted]" in err and "xapp-[redacted]" in err
     for secret in ("1234-5678", "AbC", "A111", "9999-8888", "the-signing-secret-42"):
         assert secret not in err, secret
+
+
+def test_a_wecom_webhook_key_is_taken_out(capsys: pytest.CaptureFixture[str], root_logger_restored: None) -> None:
+    configure("DEBUG")
+    logging.getLogger("bot.test").warning(
+        "POST https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa failed"
+    )
+    line = capsys.readouterr().err
+    assert "693a91f6" not in line and "key=[redacted]" in line

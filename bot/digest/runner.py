@@ -30,7 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.message import Message
-from bot.core.poster import Poster, PostError
+from bot.core.platforms import platform_of
+from bot.core.poster import Poster, PostError, Posters
 from bot.core.reply import notice
 from bot.digest.claims import LEASE, Paused, Posted, claim, claim_fresh, mark_failed, mark_posted, renew
 from bot.digest.compose import Composer, compose, shown_counts, subscriptions_by_channel
@@ -126,6 +127,8 @@ class Runner:
         ready, a claim whose clock died) goes the careful way, one at a time, through deliver()."""
         report = RunReport()
         due = due_digests(self.session_factory, now, self.shard)
+        if isinstance(self.poster, Posters):  # channels of a platform this process cannot post to wait for one that can
+            due = [d for d in due if self.poster.serves(d.team_id)]
         with self._heartbeat():
             confirmed = time.monotonic()
             periods = [(d.channel_pk, d.period_key, d.due_at) for d in due]
@@ -147,7 +150,7 @@ class Runner:
         teams = {d.team_id for d in due}
         workers = [
             threading.Thread(target=self._post_jobs, args=(jobs, results), daemon=True)
-            for _ in range(max(1, min(self.workers, len(teams) * 2)))
+            for _ in range(max(1, min(self.workers, len(teams) * 4)))
         ]
         for worker in workers:
             worker.start()
@@ -372,7 +375,11 @@ class Runner:
     def _pause_note(self, paused: Paused, error: str) -> Message:
         """The direct message about a pause (templates/_notices.j2 digest_paused), in the channel's digest language."""
         reply = notice(
-            "zh" if paused.lang == "zh" else "en", "digest_paused", channel_id=paused.channel_id, error=error
+            "zh" if paused.lang == "zh" else "en",
+            "digest_paused",
+            channel_id=paused.channel_id,
+            error=error,
+            platform=platform_of(paused.team_id),
         )
         reply.context["both"] = paused.lang == "both"
         return self.renderer.message(reply)

@@ -21,7 +21,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
@@ -47,17 +47,24 @@ REQUEST_SECONDS = 10.0
 SIGNATURE_MAX_AGE = 5 * 60  # Slack: refuse timestamps more than five minutes away (replays)
 
 
-def create_wsgi_app(services: Services | None = None) -> WsgiApp:
+def create_wsgi_app(services: Services | None = None, routes: Mapping[str, WsgiApp] | None = None) -> WsgiApp:
+    """`routes`: other platforms' callbacks by path (Feishu's /lark/events, bot.lark.http.wsgi_app), handed in by
+    whoever composes the platforms, so that this edge imports no other; with them alone, no Slack app is built."""
     from bot.slack.app import create_app
 
     services = services or create_services()
-    slack = SlackRequestHandler(create_app(services))
+    routes = dict(routes or {})
+    slack = SlackRequestHandler(create_app(services)) if services.settings.has_slack_credentials or not routes else None
     secret = (services.settings.slack_signing_secret or "").encode()
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
         if path == "/healthz":
             return healthz(services, start_response)
+        if path in routes:
+            return routes[path](environ, start_response)
+        if slack is None:  # another platform alone: no Slack app to answer
+            return plain(start_response, "404 Not Found")
         if path == "/slack/events" and environ.get("REQUEST_METHOD") == "POST":
             body = read_body(environ)
             if body is None:

@@ -187,16 +187,18 @@ class Channel(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    team_id: Mapped[str] = mapped_column(String(32))
-    channel_id: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(100))
+    channel_id: Mapped[str] = mapped_column(String(100))
     lang: Mapped[str] = mapped_column(String(4), default="en")
     schedule_kind: Mapped[str] = mapped_column(String(8), default="weekly")
     schedule_weekday: Mapped[int] = mapped_column(Integer, default=0)
     schedule_at: Mapped[str] = mapped_column(String(5), default="09:00")
     schedule_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A WeCom robot's webhook URL, encrypted (migration 0012); None for platforms with an API.
+    address: Mapped[str | None] = mapped_column(Text)
     paused_reason: Mapped[str | None] = mapped_column(Text)
-    set_up_by: Mapped[str] = mapped_column(String(32))
+    set_up_by: Mapped[str] = mapped_column(String(100))
     # Whose records its digests show besides the published facts (the workspace that set it up; see Caller.tenant).
     workspace: Mapped[str] = mapped_column(String(100), default=_team_of_row)
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
@@ -211,7 +213,7 @@ class Subscription(Base):
     channel_pk: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(8))  # "topic" or "keyword"
     value: Mapped[str] = mapped_column(String(200))
-    added_by: Mapped[str] = mapped_column(String(32))
+    added_by: Mapped[str] = mapped_column(String(100))
     added_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -219,9 +221,9 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    team_id: Mapped[str] = mapped_column(String(32))
-    channel_id: Mapped[str] = mapped_column(String(32))
-    user_id: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(100))
+    channel_id: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -244,7 +246,8 @@ class Digest(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    posted_ts: Mapped[str | None] = mapped_column(String(32))
+    # The platform's id of the posted message (Slack's ts, Feishu's message id, DingTalk's processQueryKey).
+    posted_ts: Mapped[str | None] = mapped_column(String(100))
     posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     event_id: Mapped[int] = mapped_column(Integer, default=0)
@@ -308,9 +311,9 @@ class Note(Base):
     kind: Mapped[str] = mapped_column(String(10))
     item_id: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
-    team_id: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(100))
     workspace: Mapped[str] = mapped_column(String(100))  # where it is seen
-    recorded_by: Mapped[str] = mapped_column(String(32))
+    recorded_by: Mapped[str] = mapped_column(String(100))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -319,8 +322,8 @@ class Follow(Base):
     __table_args__ = (UniqueConstraint("team_id", "user_id", "kind", "item_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    team_id: Mapped[str] = mapped_column(String(32))
-    user_id: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str] = mapped_column(String(100))
     workspace: Mapped[str] = mapped_column(String(100))  # whose records its messages include
     kind: Mapped[str] = mapped_column(String(10))
     item_id: Mapped[str] = mapped_column(String(100))
@@ -346,5 +349,5 @@ class WorkspaceSettings(Base):
     workspace: Mapped[str] = mapped_column(String(100), primary_key=True)
     # Who may record tracking changes (track, note) in direct messages with the bot: "anyone" or "admins".
     dm_edits: Mapped[str] = mapped_column(String(8), default="anyone")
-    updated_by: Mapped[str] = mapped_column(String(32))
+    updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

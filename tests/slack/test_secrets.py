@@ -245,7 +245,7 @@ def test_wrong_key_then_rotate_from_the_command_line(tmp_path: Path, monkeypatch
     monkeypatch.setenv("TOKEN_ENCRYPTION_KEYS", f"{KEY_B},{KEY_A}")
     rotated = bot(tmp_path, "secrets", "rotate", data_dir=MINI)
     assert rotated.returncode == 0, rotated.stderr
-    assert "2 stored Slack token(s) encrypted with the first key" in rotated.stdout
+    assert "2 stored secret(s) (Slack tokens, WeCom webhook URLs) encrypted with the first key" in rotated.stdout
     for secret in (KEY_A, KEY_B, BOT, REFRESH):
         assert secret not in rotated.stdout + rotated.stderr
 
