@@ -105,11 +105,13 @@ class Settings(BaseSettings):
 
     @property
     def has_feishu_credentials(self) -> bool:
-        return bool(self.feishu_app_id and self.feishu_app_secret)
+        # An empty value (FEISHU_APP_SECRET= copied from .env.example) is no credential.
+        return bool(self.feishu_app_id and self.feishu_app_secret and self.feishu_app_secret.get_secret_value())
 
     @property
     def has_dingtalk_credentials(self) -> bool:
-        return bool(self.dingtalk_client_id and self.dingtalk_client_secret)
+        secret = self.dingtalk_client_secret
+        return bool(self.dingtalk_client_id and secret and secret.get_secret_value())
 
     @property
     def has_slack_credentials(self) -> bool:

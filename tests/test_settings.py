@@ -59,3 +59,15 @@ def test_oauth_mode_needs_both_client_id_and_secret(monkeypatch: pytest.MonkeyPa
         monkeypatch.delenv(name, raising=False)
     assert not Settings(_env_file=None, slack_client_id="1.2").oauth
     assert Settings(_env_file=None, slack_client_id="1.2", slack_client_secret="s").oauth
+
+
+def test_empty_platform_credentials_connect_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """.env.example's empty lines (FEISHU_APP_SECRET=) leave a platform unconfigured, not half-configured."""
+    monkeypatch.setenv("FEISHU_APP_ID", "cli_x")
+    monkeypatch.setenv("FEISHU_APP_SECRET", "")
+    monkeypatch.setenv("DINGTALK_CLIENT_ID", "dingx")
+    monkeypatch.setenv("DINGTALK_CLIENT_SECRET", "")
+    settings = Settings()
+    assert not settings.has_feishu_credentials and not settings.has_dingtalk_credentials
+    monkeypatch.setenv("FEISHU_APP_SECRET", "s3cret")
+    assert Settings().has_feishu_credentials

@@ -23,7 +23,6 @@ blocks are left out with a note saying so.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Mapping
@@ -51,6 +50,7 @@ from bot.core.message import (
     UserRef,
 )
 from bot.core.message import Block as MessageBlock
+from bot.render import inline
 from bot.render.text import outline
 
 # The request body of a card message must be at most 30 KB (230025); the card travels as a JSON string inside it,
@@ -258,63 +258,10 @@ def _line_start(match: re.Match[str]) -> str:
     return match.group(1) + (f"&#{ord(mark)};" if mark else f"{digits}&#46;")
 
 
-@functools.lru_cache(maxsize=4096)
-def lark_md(rich: Rich) -> str:
-    return "\n".join(_line(line) for line in _lines(rich))
-
-
-def _lines(rich: Rich) -> list[list[Inline]]:
-    lines: list[list[Inline]] = [[]]
-    for part in rich.parts:
-        if not isinstance(part, Span):
-            lines[-1].append(part)
-            continue
-        for i, text in enumerate(part.text.split("\n")):
-            if i:
-                lines.append([])
-            if text:
-                lines[-1].append(Span(text, part.bold, part.italic, part.code))
-    return lines
-
-
 def _marks(span: Span) -> list[str]:
     """Outermost first: italic around bold makes `*a **b** c*`, never a run of four asterisks. Code is shown bold:
     lark_md in a card has no inline code that would show the text as typed."""
     return [mark for on, mark in ((span.italic, "*"), (span.bold or span.code, "**")) if on]
-
-
-def _line(parts: list[Inline]) -> str:
-    """One line of lark_md; markers open and close only where emphasis changes, against the words (spaces at a
-    change go outside the markers), as in bot.slack.blocks."""
-    if all(type(part) is Span and not (part.bold or part.italic or part.code) for part in parts):
-        return escape_md("".join(part.text for part in parts))  # type: ignore[union-attr]
-    out: list[str] = []
-    active: list[str] = []
-    pending = ""
-    for part in parts:
-        if isinstance(part, Span):
-            wanted, text = _marks(part), escape_md(part.text)
-        else:
-            wanted, text = [], _reference(part)
-        if not text.strip():
-            pending += text
-            continue
-        keep = 0
-        while keep < min(len(active), len(wanted)) and active[keep] == wanted[keep]:
-            keep += 1
-        if keep == len(active) == len(wanted):
-            out.append(pending + text.rstrip())
-        else:
-            out.extend(reversed(active[keep:]))
-            stripped = text.lstrip()
-            out.append(pending + text[: len(text) - len(stripped)])
-            out.extend(wanted[keep:])
-            out.append(stripped.rstrip())
-        active = wanted
-        pending = text[len(text.rstrip()) :]
-    out.extend(reversed(active))
-    out.append(pending)
-    return "".join(out)
 
 
 def _reference(part: Inline) -> str:
@@ -325,66 +272,25 @@ def _reference(part: Inline) -> str:
     raise TypeError(f"not a reference: {part!r}")
 
 
+LARK_MD = inline.Style(escape_md, _marks, _reference)
+REFERENCE_SIZE = 80  # of a mention in a piece
+
+
+def lark_md(rich: Rich) -> str:
+    """Rich text as lark_md: markers open and close only where emphasis changes, against the words (spaces at a
+    change go outside the markers), as in bot.slack.blocks (both by bot.render.inline)."""
+    return inline.write(rich, LARK_MD)
+
+
 def _chunks(rich: Rich, limit: int) -> list[str]:
     """lark_md in pieces of at most `limit` characters, cut between lines (inside a line only when the line alone is
     longer, and then between pieces of text, never inside an entity or a mention)."""
-    whole = lark_md(rich)
-    if len(whole) <= limit:
-        return [whole]
-    chunks: list[str] = []
-    current = ""
-    for line in _lines(rich):
-        for i, piece in enumerate(_pieces(line)):
-            separator = "\n" if i == 0 and current else ""
-            if len(current) + len(separator) + len(piece) > limit:
-                chunks.append(current)
-                current, separator = "", ""
-            current += separator + piece
-    chunks.append(current)
-    return [chunk.strip("\n") for chunk in chunks if chunk.strip()]
-
-
-def _pieces(line: list[Inline]) -> list[str]:
-    pieces: list[list[Inline]] = [[]]
-    size = 0
-    for part in line:
-        if isinstance(part, Span):
-            cuts: list[Inline] = [
-                Span(part.text[i : i + MAX_PIECE], part.bold, part.italic, part.code)
-                for i in range(0, len(part.text), MAX_PIECE)
-            ]
-        else:
-            cuts = [part]
-        for cut in cuts:
-            length = len(cut.text) if isinstance(cut, Span) else 80
-            if size + length > MAX_PIECE and pieces[-1]:
-                pieces.append([])
-                size = 0
-            pieces[-1].append(cut)
-            size += length
-    return [_line(piece) for piece in pieces]
+    return inline.chunks(rich, limit, LARK_MD, piece=MAX_PIECE, reference_size=REFERENCE_SIZE)
 
 
 def _fitted(rich: Rich, limit: int) -> str:
     """Rich text as lark_md of at most `limit` characters, shortened in the text itself (never in the lark_md), so
     that a cut leaves no half of a **bold** pair, of an entity or of a mention."""
-    text = lark_md(rich)
-    budget = len(rich.plain())
-    while len(text) > limit and budget > 0:
-        budget -= max(1, (len(text) - limit) // 4)  # entities make lark_md up to 6 times longer than the text
-        text = lark_md(_cut(rich, budget))
+    # Entities make lark_md up to 6 times longer than the text: each try is shorter by a quarter of what was too much.
+    text = inline.fitted(rich, limit, LARK_MD, lambda over: max(1, over // 4))
     return text if len(text) <= limit else "…"
-
-
-def _cut(rich: Rich, budget: int) -> Rich:
-    kept: list[Inline] = []
-    for part in rich.parts:
-        size = len(part.text) if isinstance(part, Span) else len(Rich((part,)).plain())
-        if size <= budget:
-            kept.append(part)
-            budget -= size
-            continue
-        if isinstance(part, Span) and budget > 0:
-            kept.append(Span(part.text[:budget], part.bold, part.italic, part.code))
-        break
-    return Rich((*kept, Span("…")))

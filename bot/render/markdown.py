@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal
 
 from bot.core.message import (
@@ -42,10 +43,10 @@ from bot.core.message import (
     Message,
     Rich,
     Section,
-    Span,
     UserRef,
 )
 from bot.core.message import Block as MessageBlock
+from bot.render import inline
 from bot.render.text import DIVIDER
 
 Flavour = Literal["dingtalk", "wecom"]
@@ -127,61 +128,26 @@ def _rich(rich: Rich, flavour: Flavour) -> str:
 
 def _rich_lines(rich: Rich, flavour: Flavour) -> list[str]:
     """Each line of the rich text as markdown; empty lines are left out (a blank line would end the paragraph)."""
-    return [line for parts in _lines(rich) if (line := _line(parts, flavour))]
-
-
-def _lines(rich: Rich) -> list[list[Inline]]:
-    """The parts of each line: emphasis never runs across a line break."""
-    lines: list[list[Inline]] = [[]]
-    for part in rich.parts:
-        if not isinstance(part, Span):
-            lines[-1].append(part)
-            continue
-        for i, text in enumerate(part.text.split("\n")):
-            if i:
-                lines.append([])
-            if text:
-                lines[-1].append(Span(text, part.bold, part.italic, part.code))
-    return lines
+    return [line for parts in inline.lines(rich) if (line := _line(parts, flavour))]
 
 
 def _line(parts: list[Inline], flavour: Flavour) -> str:
-    """One line. Markers open and close only where emphasis changes, and sit against the words (`** bold **` is
-    not bold): spaces at a change go outside the markers. The line never starts a block of its own."""
-    marks = MARKS[flavour]
-    out: list[str] = []
-    active: list[str] = []  # markers open, outermost first
-    pending = ""  # spaces waiting to learn which side of a marker they go
+    """One line (bot.render.inline nests the markers, against the words: `** bold **` is not bold). The line never
+    starts a block of its own: no leading spaces (an indented line is a code block to Markdown), and first words
+    that would start one are guarded."""
+    return inline.nest(_line_start_guarded(inline.marked(parts, STYLES[flavour]))).rstrip()
+
+
+def _line_start_guarded(items: Iterable[tuple[Sequence[str], str]]) -> Iterator[tuple[Sequence[str], str]]:
     first = True
-    for part in parts:
-        if isinstance(part, Span):
-            wanted = [mark for name, mark in marks if getattr(part, name)]
-            text = escape(part.text)
-        else:
-            wanted, text = [], _reference(part)
+    for wanted, text in items:
         if first:
-            text = text.lstrip()  # leading spaces: an indented line is a code block to Markdown
-        if not text.strip():
-            pending += text
-            continue
-        if first:
+            text = text.lstrip()
+            if not text:
+                continue
             text = _guard_line_start(text)
             first = False
-        keep = 0
-        while keep < min(len(active), len(wanted)) and active[keep] == wanted[keep]:
-            keep += 1
-        if keep == len(active) == len(wanted):  # no change: spaces stay where they are
-            out.append(pending + text.rstrip())
-        else:
-            out.extend(reversed(active[keep:]))
-            stripped = text.lstrip()
-            out.append(pending + text[: len(text) - len(stripped)])
-            out.extend(wanted[keep:])
-            out.append(stripped.rstrip())
-        active = wanted
-        pending = text[len(text.rstrip()) :]
-    out.extend(reversed(active))
-    return "".join(out).rstrip()
+        yield wanted, text
 
 
 def _guard_line_start(text: str) -> str:
@@ -204,6 +170,11 @@ def _reference(part: Inline) -> str:
     if isinstance(part, ChannelRef):
         return "#" + escape(part.channel_id)
     raise TypeError(f"not a reference: {part!r}")
+
+
+STYLES: dict[Flavour, inline.Style] = {
+    flavour: inline.Style(escape, inline.marks_by_attribute(MARKS[flavour]), _reference) for flavour in FLAVOURS
+}
 
 
 # ---- splitting ---------------------------------------------------------------------------------------------------

@@ -51,12 +51,11 @@ from bot.core.message import (
     Message,
     Rich,
     Section,
-    Span,
     TrackItem,
     UserRef,
 )
 from bot.core.message import Block as MessageBlock
-from bot.render import Renderer
+from bot.render import Renderer, inline
 from bot.render.text import outline
 
 MAX_BLOCKS = 50  # in a message (a Home tab or a modal may have 100: View checks those)
@@ -256,65 +255,6 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-@functools.lru_cache(maxsize=4096)
-def mrkdwn(rich: Rich) -> str:
-    """Remembered: the blocks and the fallback text need the same sections, and digests repeat items."""
-    return "\n".join(_line(line) for line in _lines(rich))
-
-
-def _lines(rich: Rich) -> list[list[Inline]]:
-    """The parts of each line: emphasis never runs across a line break in mrkdwn."""
-    lines: list[list[Inline]] = [[]]
-    for part in rich.parts:
-        if not isinstance(part, Span):
-            lines[-1].append(part)
-            continue
-        for i, text in enumerate(part.text.split("\n")):
-            if i:
-                lines.append([])
-            if text:
-                lines[-1].append(Span(text, part.bold, part.italic, part.code))
-    return lines
-
-
-MARKS = (("bold", "*"), ("italic", "_"), ("code", "`"))  # outermost first
-
-
-def _line(parts: list[Inline]) -> str:
-    """One line of mrkdwn. Markers open and close only where emphasis changes, and sit against the words (Slack
-    ignores `* bold *`): spaces at a change go outside the markers."""
-    if all(type(part) is Span and not (part.bold or part.italic or part.code) for part in parts):
-        return escape("".join(part.text for part in parts))  # type: ignore[union-attr]  # plain text, the usual line
-    out: list[str] = []
-    active: list[str] = []  # markers open, outermost first
-    pending = ""  # spaces waiting to learn which side of a marker they go
-    for part in parts:
-        if isinstance(part, Span):
-            wanted = [mark for name, mark in MARKS if getattr(part, name)]
-            text = escape(part.text)
-        else:
-            wanted, text = [], _reference(part)
-        if not text.strip():
-            pending += text
-            continue
-        keep = 0
-        while keep < min(len(active), len(wanted)) and active[keep] == wanted[keep]:
-            keep += 1
-        if keep == len(active) == len(wanted):  # no change: spaces stay where they are
-            out.append(pending + text.rstrip())
-        else:
-            out.extend(reversed(active[keep:]))
-            stripped = text.lstrip()
-            out.append(pending + text[: len(text) - len(stripped)])
-            out.extend(wanted[keep:])
-            out.append(stripped.rstrip())
-        active = wanted
-        pending = text[len(text.rstrip()) :]
-    out.extend(reversed(active))
-    out.append(pending)
-    return "".join(out)
-
-
 def _reference(part: Inline) -> str:
     if isinstance(part, UserRef):
         return f"<@{part.user_id}>" if USER_ID.match(part.user_id) else escape(part.user_id)
@@ -323,71 +263,27 @@ def _reference(part: Inline) -> str:
     raise TypeError(f"not a reference: {part!r}")
 
 
+MRKDWN = inline.Style(escape, inline.marks_by_attribute((("bold", "*"), ("italic", "_"), ("code", "`"))), _reference)
+REFERENCE_SIZE = 40  # of a mention in a piece: a mention is short
+
+
+def mrkdwn(rich: Rich) -> str:
+    """Rich text as mrkdwn (bot.render.inline: emphasis never runs across a line break, markers sit against the
+    words, since Slack ignores `* bold *`)."""
+    return inline.write(rich, MRKDWN)
+
+
 def _chunks(rich: Rich, limit: int) -> list[str]:
     """mrkdwn in pieces of at most `limit` characters, cut between lines (inside a line only when the line alone is
     longer, and then never inside an escape or a mention)."""
-    whole = mrkdwn(rich)
-    if len(whole) <= limit:
-        return [whole]
-    chunks: list[str] = []
-    current = ""
-    for line in _lines(rich):
-        for i, piece in enumerate(_pieces(line)):
-            separator = "\n" if i == 0 and current else ""
-            if len(current) + len(separator) + len(piece) > limit:
-                chunks.append(current)
-                current, separator = "", ""
-            current += separator + piece
-    chunks.append(current)
-    return [chunk.strip("\n") for chunk in chunks if chunk.strip()]
-
-
-def _pieces(line: list[Inline]) -> list[str]:
-    """A line as mrkdwn, in pieces of at most MAX_PIECE characters of text each."""
-    pieces: list[list[Inline]] = [[]]
-    size = 0
-    for part in line:
-        if isinstance(part, Span):
-            cuts: list[Inline] = [
-                Span(part.text[i : i + MAX_PIECE], part.bold, part.italic, part.code)
-                for i in range(0, len(part.text), MAX_PIECE)
-            ]
-        else:
-            cuts = [part]
-        for cut in cuts:
-            length = len(cut.text) if isinstance(cut, Span) else 40  # a mention is short
-            if size + length > MAX_PIECE and pieces[-1]:
-                pieces.append([])
-                size = 0
-            pieces[-1].append(cut)
-            size += length
-    return [_line(piece) for piece in pieces]
+    return inline.chunks(rich, limit, MRKDWN, piece=MAX_PIECE, reference_size=REFERENCE_SIZE)
 
 
 def _fitted(rich: Rich, limit: int) -> str:
     """Rich text as mrkdwn of at most `limit` characters, shortened in the text itself (never in the mrkdwn), so a
     cut leaves no half of a *bold* pair, an escape (&amp;) or a mention (<@U1>): those are whole or left out."""
-    text = mrkdwn(rich)
-    budget = len(rich.plain())
-    while len(text) > limit and budget > 0:
-        budget -= len(text) - limit + 1  # escapes and markers make mrkdwn longer than the text: try again shorter
-        text = mrkdwn(_cut(rich, budget))
-    return text
-
-
-def _cut(rich: Rich, budget: int) -> Rich:
-    """The first `budget` characters of the text, then an ellipsis; a mention either fits whole or is dropped."""
-    kept: list[Inline] = []
-    for part in rich.parts:
-        size = len(part.text) if isinstance(part, Span) else len(Rich((part,)).plain())
-        if size <= budget:
-            kept.append(part)
-            budget -= size
-            continue
-        if isinstance(part, Span) and budget > 0:
-            kept.append(Span(part.text[:budget], part.bold, part.italic, part.code))
-        break
-    return Rich((*kept, Span("…")))
+    # Escapes and markers make mrkdwn longer than the text: each try is shorter by what was too much, and one more.
+    return inline.fitted(rich, limit, MRKDWN, lambda over: over + 1)
 
 
 def _shorten(text: str, limit: int, *, plain: bool = False) -> str:

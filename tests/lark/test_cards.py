@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,16 +34,16 @@ from bot.lark.cards import MAX_CONTENT_BYTES, LarkCard, action_of, body_bytes, e
 from bot.render import Renderer
 from bot.services import Services
 from tests.lark.card_schema import card_errors
+from tests.render import replies
 from tests.render.replies import (
     HOSTILE_TITLE,
-    NOTICES,
     answer,
     digest_reply,
     history_of_hostile_policy,
     mini,
     report,
     tracked,
-    usage_reply,
+    walk,
 )
 
 __all__ = ["mini", "report", "tracked"]  # fixtures
@@ -52,16 +52,6 @@ renderer = Renderer()
 # What lark_md may hold besides text: entities, emphasis, line breaks, and mentions of open_ids.
 ENTITY = re.compile(r"&(amp|lt|gt|#\d+);")
 MENTION = re.compile(r"<at id=ou_[0-9A-Za-z]+></at>")
-
-
-def walk(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
-        yield value
-        for item in value.values():
-            yield from walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from walk(item)
 
 
 def check_lark_md(text: str) -> None:
@@ -92,29 +82,10 @@ def texts(out: LarkCard) -> str:
     return "\n".join(obj["content"] for obj in walk(out.card) if obj.get("tag") in ("lark_md", "plain_text"))
 
 
+# Every reply kind; a search without hits for words that would be markup, a mention or a link in Feishu.
 SIMPLE: dict[str, Callable[[Services], Reply]] = {
-    "help": lambda s: answer(s, "help"),
-    "help zh": lambda s: answer(s, "帮助"),
-    "list": lambda s: answer(s, "list"),
-    "show": lambda s: answer(s, "show 1"),
-    "show zh": lambda s: answer(s, "show 2", lang="zh"),
-    "metric": lambda s: answer(s, "metric"),
-    "policy": lambda s: answer(s, "policy"),
-    "search": lambda s: answer(s, "直播"),
+    **replies.SIMPLE,
     "search without hits": lambda s: answer(s, "zzzqqq <at id=all></at> [x](https://evil.example)"),
-    "topics": lambda s: answer(s, "topics"),
-    "history of a metric": lambda s: answer(s, "history test-livestream-sales"),
-    "choose": lambda s: answer(s, "history test"),
-    "usage": lambda s: usage_reply("en"),
-    "error": lambda s: Reply("error", "en", {"error_id": "ab12cd34"}),
-    "error zh": lambda s: Reply("error", "zh", {"error_id": "ab12cd34"}),
-    "no data": lambda s: Reply("no_data", "zh"),
-    "stale button": lambda s: Reply("stale_button", "en"),
-    "digest zh": lambda s: digest_reply(s, "zh"),
-    "digest en": lambda s: digest_reply(s, "en"),
-    "digest both": lambda s: digest_reply(s, "both"),
-    "empty digest": lambda s: digest_reply(s, "en", changes=[], spotlight=[], watch=[], coming_up=[], more_changes=0),
-    **{f"notice {i}": (lambda s, n=n: n) for i, n in enumerate(NOTICES)},  # type: ignore[misc]
 }
 
 

@@ -1,4 +1,5 @@
-"""Replies to render, for tests/render and tests/slack/test_blocks.py.
+"""Replies to render, for tests/render and the platforms' renderer tests (tests/slack/test_blocks.py,
+tests/lark/test_cards.py), with what those share: every reply kind (SIMPLE) and `walk`.
 
 Every call into the code that produces Replies (the router, the digest, the Home tab, the data) is in the first
 section below, so that moving those functions means changing this file alone. Replies that are simpler to build by
@@ -9,7 +10,7 @@ rows from the data and small stand-ins for the rest.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -230,3 +231,48 @@ NOTICES = [
     notice("zh", "digest_paused", channel_id="<!channel>", error="is_archived <@U1>"),
     notice("en", "recorded", what=f"{HOSTILE_TITLE} → stalled", example="history test-data-bureau"),
 ]
+
+
+# ---- shared by the platforms' renderer tests ---------------------------------------------------------------------
+
+# Every reply kind, by a name for the test's id.
+SIMPLE: dict[str, Callable[[Services], Reply]] = {
+    "help": lambda s: answer(s, "help"),
+    "help zh": lambda s: answer(s, "帮助"),
+    "list": lambda s: answer(s, "list"),
+    "list zh": lambda s: answer(s, "列表"),
+    "show": lambda s: answer(s, "show 1"),
+    "show zh": lambda s: answer(s, "show 2", lang="zh"),
+    "metric": lambda s: answer(s, "metric"),
+    "policy": lambda s: answer(s, "policy"),
+    "search": lambda s: answer(s, "直播"),
+    "search without hits": lambda s: answer(s, "zzzqqq <!here>"),
+    "search without hits zh": lambda s: answer(s, "量子计算机"),
+    "topics": lambda s: answer(s, "topics"),
+    "history of a metric": lambda s: answer(s, "history test-livestream-sales"),
+    "history of a policy": lambda s: answer(s, "history test-data-bureau"),
+    "choose": lambda s: answer(s, "history test"),
+    "changes (none)": lambda s: answer(s, "changes"),
+    "usage": lambda s: usage_reply("en"),
+    "usage zh": lambda s: usage_reply("zh"),
+    "error": lambda s: Reply("error", "en", {"error_id": "ab12cd34"}),
+    "error zh": lambda s: Reply("error", "zh", {"error_id": "ab12cd34"}),
+    "no data": lambda s: Reply("no_data", "zh"),
+    "stale button": lambda s: Reply("stale_button", "en"),
+    "digest zh": lambda s: digest_reply(s, "zh"),
+    "digest en": lambda s: digest_reply(s, "en"),
+    "digest both": lambda s: digest_reply(s, "both"),
+    "empty digest": lambda s: digest_reply(s, "en", changes=[], spotlight=[], watch=[], coming_up=[], more_changes=0),
+    **{f"notice {i}": (lambda s, n=n: n) for i, n in enumerate(NOTICES)},  # type: ignore[misc]
+}
+
+
+def walk(value: Any) -> Iterator[dict[str, Any]]:
+    """Every dict in a payload (Block Kit blocks, a Feishu card), depth first."""
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk(item)

@@ -28,9 +28,8 @@ from bot.core.message import (
 from bot.render import Renderer
 from bot.render.markdown import Flavour, escape, markdown, split_markdown
 from bot.services import Services
-from tests.render.replies import digest_reply, mini, report, tracked
+from tests.render.replies import SIMPLE, digest_reply, mini, report, tracked
 from tests.render.test_markup import BENIGN, HOSTILE, hostile_replies
-from tests.slack.test_blocks import SIMPLE
 
 __all__ = ["mini", "report", "tracked"]  # fixtures
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -37,7 +36,7 @@ from bot.services import Services
 from bot.slack.blocks import SlackMessage, home_view, mrkdwn, to_slack, track_modal
 from tests.render.replies import (
     HOSTILE_TITLE,
-    NOTICES,
+    SIMPLE,
     answer,
     digest_reply,
     history_of_hostile_policy,
@@ -47,7 +46,7 @@ from tests.render.replies import (
     report,
     track_context,
     tracked,
-    usage_reply,
+    walk,
 )
 
 __all__ = ["mini", "report", "tracked"]  # fixtures
@@ -57,16 +56,6 @@ ENTITY = re.compile(r"&(amp|lt|gt);")
 # The only <...> Slack may see: mentions and channel links the Message names, by a well-formed id.
 ANGLE = re.compile(r"<[^>]*>")
 REFERENCE = re.compile(r"^<(@[UWB]|#[CGD])[A-Z0-9]{1,30}>$")
-
-
-def walk(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
-        yield value
-        for item in value.values():
-            yield from walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from walk(item)
 
 
 def check_payload(blocks: list[dict[str, Any]]) -> None:
@@ -110,36 +99,6 @@ def value(text: str, offset: int = 0, lang: str = "en") -> dict[str, Any]:
 
 
 # ---- every reply kind ---------------------------------------------------------------------------------------------
-
-SIMPLE: dict[str, Callable[[Services], Reply]] = {
-    "help": lambda s: answer(s, "help"),
-    "help zh": lambda s: answer(s, "帮助"),
-    "list": lambda s: answer(s, "list"),
-    "list zh": lambda s: answer(s, "列表"),
-    "show": lambda s: answer(s, "show 1"),
-    "show zh": lambda s: answer(s, "show 2", lang="zh"),
-    "metric": lambda s: answer(s, "metric"),
-    "policy": lambda s: answer(s, "policy"),
-    "search": lambda s: answer(s, "直播"),
-    "search without hits": lambda s: answer(s, "zzzqqq <!here>"),
-    "search without hits zh": lambda s: answer(s, "量子计算机"),
-    "topics": lambda s: answer(s, "topics"),
-    "history of a metric": lambda s: answer(s, "history test-livestream-sales"),
-    "history of a policy": lambda s: answer(s, "history test-data-bureau"),
-    "choose": lambda s: answer(s, "history test"),
-    "changes (none)": lambda s: answer(s, "changes"),
-    "usage": lambda s: usage_reply("en"),
-    "usage zh": lambda s: usage_reply("zh"),
-    "error": lambda s: Reply("error", "en", {"error_id": "ab12cd34"}),
-    "error zh": lambda s: Reply("error", "zh", {"error_id": "ab12cd34"}),
-    "no data": lambda s: Reply("no_data", "zh"),
-    "stale button": lambda s: Reply("stale_button", "en"),
-    "digest zh": lambda s: digest_reply(s, "zh"),
-    "digest en": lambda s: digest_reply(s, "en"),
-    "digest both": lambda s: digest_reply(s, "both"),
-    "empty digest": lambda s: digest_reply(s, "en", changes=[], spotlight=[], watch=[], coming_up=[], more_changes=0),
-    **{f"notice {i}": (lambda s, n=n: n) for i, n in enumerate(NOTICES)},  # type: ignore[misc]
-}
 
 
 @pytest.mark.parametrize("name", SIMPLE)
