@@ -395,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         ),
     )
-    from bot.catalog.loader import DataError
+    from bot.catalog.problems import DataError
 
     try:
         result: int = args.func(args)

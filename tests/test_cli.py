@@ -142,3 +142,18 @@ def test_tracking_from_the_terminal_and_export(tmp_path: Path) -> None:
     assert len(data["metrics"]) >= 45 and data["metrics"][0]["series"]
     wrong = bot(tmp_path, "export", "--topic", "nonsense")
     assert wrong.returncode == 2 and "is not a topic" in wrong.stderr
+
+
+def test_a_question_in_the_terminal_loads_no_loader_migrations_or_platform_sdk(tmp_path: Path) -> None:
+    """Issue 14's cold start: on a ready database `bot ask` imports only what answering needs."""
+    assert bot(tmp_path, "ask", "help").returncode == 0  # migrates and loads the bundled report
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "PYTHONPROFILEIMPORTTIME": "1"}
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID", "FEISHU_APP_ID", "DINGTALK_CLIENT_ID"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "help"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+    )
+    assert result.returncode == 0 and "/insights list" in result.stdout
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time")}
+    unused = {"bot.catalog.loader", "alembic", "yaml", "slack_bolt", "slack_sdk", "lark_oapi", "dingtalk_stream"}
+    assert imported and not imported & unused, imported & unused

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.catalog import schema
+from bot.catalog.problems import DataError, Problem
 from bot.search import index
 from bot.store import history, models
 
@@ -52,24 +53,6 @@ class UniqueKeyLoader(yaml.SafeLoader):
                 raise DuplicateKeyError(f"key {key!r} on line {line} repeats the one on line {lines[key]}")
             lines[key] = line
         return super().construct_mapping(node, deep=deep)
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    item: str | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file + (f" [{self.item}]" if self.item else "") + (f" {self.field}" if self.field else "")
-        return f"{where}: {self.message}"
-
-
-class DataError(Exception):
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(map(str, self.problems)))
 
 
 @dataclass
