@@ -137,9 +137,10 @@ def _caller(services: Services, args: argparse.Namespace) -> Caller | None:
     team, user = args.team or "T1", args.user or "UCLI"
     from bot import platforms
 
-    if platforms.platform_of(team) not in platforms.posters(services):
+    connected = platforms.posters(services)
+    if platforms.platform_of(team) not in connected:
         return Caller(team, args.channel, user)
-    runner = platforms.runner(services)
+    runner = platforms.runner(services, connected)
     return Caller(team, args.channel, user, post_now=partial(runner.deliver_now, args.channel))
 
 
@@ -273,8 +274,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if connected:
         from bot.clock import run_clock
 
-        run_clock(services, blocking=False)  # the digest clock, in this process, beside the apps
-    receivers = platforms.start_receivers(services, platforms.runner(services) if connected else None)
+        # The digest clock, in this process, beside the apps; it and the receivers share the posters (and so each
+        # platform's pace).
+        run_clock(services, blocking=False, runner=platforms.runner(services, connected))
+    receivers = platforms.start_receivers(services, platforms.runner(services, connected) if connected else None)
     if settings.slack_app_token:
         return cmd_socket(args)
     if settings.has_slack_credentials or (settings.has_feishu_credentials and settings.feishu_events == "http"):

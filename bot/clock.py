@@ -26,7 +26,7 @@ def tick(runner: Runner, now: dt.datetime | None = None) -> RunReport:
     return report
 
 
-def run_clock(services: Services, *, blocking: bool = True) -> object:
+def run_clock(services: Services, *, blocking: bool = True, runner: Runner | None = None) -> object:
     """Ticks every TICK_SECONDS; a tick that is still running when the next is due is skipped, not stacked."""
     # Imported here: only the clock process needs the scheduler.
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -34,7 +34,7 @@ def run_clock(services: Services, *, blocking: bool = True) -> object:
 
     from bot.platforms import runner as platforms_runner
 
-    runner = platforms_runner(services)
+    runner = runner or platforms_runner(services)
     scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
         tick,

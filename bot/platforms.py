@@ -60,9 +60,10 @@ def clock_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def runner(services: Services) -> Runner:
-    """The digest runner over every connected platform (the clock, `bot digest run`, `digest now` off Slack)."""
-    connected = posters(services)
+def runner(services: Services, connected: dict[Platform, Poster] | None = None) -> Runner:
+    """The digest runner over every connected platform (the clock, `bot digest run`, `digest now` off Slack).
+    `connected`: posters() already made, so that the runners of one process share them (and their pacing)."""
+    connected = posters(services) if connected is None else connected
     if not connected:
         # Without a way to post, every channel would look uninstalled and be paused: refuse instead.
         raise ConfigurationError(NOTHING_TO_POST_WITH)
