@@ -32,6 +32,7 @@ from tests.dingtalk.fake_dingtalk import (
     FakeDingTalk,
     Group,
 )
+from tests.processes import digest_run
 
 THIRD_GROUP = "cidGroupThree003=="
 OTHER_PLATFORMS = ("SLACK_", "FEISHU_", "DINGTALK_", "WECOM_", "TOKEN_ENCRYPTION_KEYS", "CLOCK_SHARD", "BOT_ADMINS")
@@ -76,20 +77,6 @@ def bot_run(tmp_path: Path, fake: FakeDingTalk) -> Iterator[dict[str, str]]:
     output = log_path.read_text()
     assert "Traceback" not in output and "Logging error" not in output, output
     assert CLIENT_SECRET not in output
-
-
-def digest_run(env: dict[str, str], at: dt.datetime) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "digest", "run", "--at", at.isoformat()],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr and CLIENT_SECRET not in done.stderr, done.stderr
-    return done.stdout.strip()
 
 
 def next_digest_time(now: dt.datetime) -> dt.datetime:
@@ -160,7 +147,7 @@ def test_subscriptions_and_scheduled_digests_exactly_once(tmp_path: Path) -> Non
         fake.fill_window(OTHER_GROUP)  # 20 messages there in the last minute: the next is refused
         fake.groups[THIRD_GROUP].robot_in = False  # someone removed the robot from the third group
         at = next_digest_time(dt.datetime.now(dt.UTC))
-        report = digest_run(env, at)
+        report = digest_run(env, at, secrets=[CLIENT_SECRET])
         assert "posted 1" in report and "retry 1" in report and "paused 1" in report, report
 
         # The long digest: two robot messages, in order, each within 15,000 bytes, the buttons on the last.
@@ -185,13 +172,13 @@ def test_subscriptions_and_scheduled_digests_exactly_once(tmp_path: Path) -> Non
             assert paused.paused_reason and paused.paused_reason.startswith("invalidParameter.robotCode.notExsit")
 
         fake.advance(61)
-        report = digest_run(env, at + dt.timedelta(minutes=2))
+        report = digest_run(env, at + dt.timedelta(minutes=2), secrets=[CLIENT_SECRET])
         assert report == "posted 1", report
         (posted,) = fake.messages("group", OTHER_GROUP)
         assert "compute" in posted.text
 
         # Another tick, and another process's clock: nothing is posted twice.
-        assert digest_run(env, at + dt.timedelta(minutes=5)) == "nothing due"
+        assert digest_run(env, at + dt.timedelta(minutes=5), secrets=[CLIENT_SECRET]) == "nothing due"
         time.sleep(1)
         assert len(fake.messages("group", GROUP)) == 2 and len(fake.messages("group", OTHER_GROUP)) == 1
         with Session(engine) as session:

@@ -9,7 +9,6 @@ import datetime as dt
 import html
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from sqlalchemy import create_engine, text
 from tests.conftest import MINI
 from tests.lark.conftest import ENCRYPT_KEY, VERIFICATION_TOKEN
 from tests.lark.fake_lark import GROUP, GROUP2, MEMBER, OWNER, Chat, FakeLark, encrypt, signed_headers
+from tests.processes import digest_run, free_port, wait_healthy
 
 DUE = dt.datetime(2027, 3, 1, 1, 0, tzinfo=dt.UTC)  # Monday 09:00 in Shanghai: the default schedule
 GROUP3 = "oc_group000000000000000000000000003"
@@ -62,19 +62,6 @@ def bot_process(tmp_path: Path, env: dict[str, str], name: str, *args: str) -> I
             process.wait(20)
     output = log_path.read_text()
     assert "Traceback" not in output, output
-
-
-def digest_run(env: dict[str, str], at: dt.datetime) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "digest", "run", "--at", at.isoformat()],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    return done.stdout.strip()
 
 
 def make_due(env: dict[str, str], chat: str) -> None:
@@ -141,8 +128,8 @@ def test_the_bot_on_feishu_from_command_to_digest(tmp_path: Path) -> None:
                 answer_to(fake, fake.message_event("subscribe compute", sender=OWNER))
             )
             make_due(env, GROUP)
-            assert digest_run(env, DUE) == "posted 1"
-            assert digest_run(env, DUE + dt.timedelta(minutes=1)) == "nothing due"
+            assert digest_run(env, DUE, timeout=120) == "posted 1"
+            assert digest_run(env, DUE + dt.timedelta(minutes=1), timeout=120) == "nothing due"
             [digest] = digests(fake, GROUP)
             assert digest.body["header"]["title"]["content"].startswith("Digital economy digest")
             assert [b["value"] for e in digest.body["elements"] if e["tag"] == "action" for b in e["actions"]][1:] == [
@@ -154,8 +141,8 @@ def test_the_bot_on_feishu_from_command_to_digest(tmp_path: Path) -> None:
             answer_to(fake, fake.message_event("subscribe compute", chat_id=GROUP2, sender=OWNER), GROUP2)
             make_due(env, GROUP2)
             fake.fail("messages.create", status=429, headers={"x-ogw-ratelimit-reset": "2"})
-            assert digest_run(env, DUE) == "retry 1"
-            assert digest_run(env, DUE + dt.timedelta(seconds=3)) == "posted 1"
+            assert digest_run(env, DUE, timeout=120) == "retry 1"
+            assert digest_run(env, DUE + dt.timedelta(seconds=3), timeout=120) == "posted 1"
             assert len(digests(fake, GROUP2)) == 1
 
             # The bot removed from a chat: its channel is paused and whoever set it up is told.
@@ -163,7 +150,7 @@ def test_the_bot_on_feishu_from_command_to_digest(tmp_path: Path) -> None:
             answer_to(fake, fake.message_event("subscribe compute", chat_id=GROUP3, sender=OWNER), GROUP3)
             make_due(env, GROUP3)
             fake.chats[GROUP3].bot_in = False
-            assert digest_run(env, DUE) == "paused 1"
+            assert digest_run(env, DUE, timeout=120) == "paused 1"
             assert (paused_reason(env, GROUP3) or "").startswith("bot_not_in_chat:230002")
             [note] = fake.messages_in(fake.p2p_chat(OWNER))
             assert note.receive_id == OWNER and "bot_not_in_chat" in words(note)
@@ -172,12 +159,6 @@ def test_the_bot_on_feishu_from_command_to_digest(tmp_path: Path) -> None:
 
 
 # ---- HTTP callbacks on the server ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
@@ -203,16 +184,7 @@ def test_http_callbacks_on_the_server(tmp_path: Path) -> None:
         serve = ("-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
         with bot_process(tmp_path, env, "serve", *serve) as process:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + STARTUP
-            while True:
-                assert process.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "server did not start"
-                try:
-                    with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.2)
+            wait_healthy(process, base, tmp_path / "serve.log", STARTUP)
             url = f"{base}/lark/events"
 
             check = {"challenge": "ch-e2e", "token": VERIFICATION_TOKEN, "type": "url_verification"}

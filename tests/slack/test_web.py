@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from sqlalchemy import create_engine, text
 from bot.services import create_services
 from bot.slack.web import healthz
 from tests.conftest import MINI
+from tests.processes import free_port, wait_healthy
 from tests.slack.conftest import BOT_TOKEN, SECRET, TOKEN_KEY
 from tests.slack.fake_slack import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeSlack
 from tests.slack.requests import (
@@ -36,12 +36,6 @@ from tests.slack.requests import (
     post,
     signed_headers,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -67,16 +61,7 @@ def bot_server(tmp_path: Path, fake: FakeSlack, **env: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "server did not start"
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
+        wait_healthy(process, base, tmp_path / "server.log", 60)
         yield base
     finally:
         process.terminate()
